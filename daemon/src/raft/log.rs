@@ -328,10 +328,11 @@ impl<S: Storage> RaftLog<S> {
         self.unstable.snapshot = Some(snapshot);
         // The snapshot itself is not durable until persisted.
         self.persisted = self.persisted.min(index);
-        // Apply pointers jump with the snapshot; the application applies the
-        // snapshot image rather than individual entries.
+        // Entries up to the snapshot are never handed out individually: the
+        // application applies the image instead. It counts as applied only
+        // once the Ready carrying it is advanced (see `RawNode::advance`),
+        // because an earlier Ready's entries may still be in flight.
         self.applying = index;
-        self.applied = index;
     }
 }
 

@@ -242,6 +242,7 @@ impl<S: Storage> RawNode<S> {
         let handed = std::mem::take(&mut self.handed);
         if let Some(index) = handed.snapshot_index {
             self.raft.log.stable_snap_to(index);
+            self.raft.log.applied_to(index);
         }
         if let Some((index, term)) = handed.last_entry {
             self.raft.on_persisted_entries(index, term);

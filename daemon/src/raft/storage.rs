@@ -67,17 +67,32 @@ pub fn limit_size(entries: &mut Vec<Entry>, max_size: u64) {
     entries.truncate(keep);
 }
 
-/// An in-memory log: a snapshot followed by the entries after it.
-#[derive(Debug, Default, Clone)]
+/// An in-memory log: the latest snapshot, and the entries after the last
+/// compaction point. Taking a snapshot keeps the entries (a slow follower can
+/// still catch up from them); `compact` discards them.
+#[derive(Debug, Clone)]
 pub struct MemStorage {
     hard_state: HardState,
     snapshot: Snapshot,
-    /// Entries after the snapshot: `entries[0].index == snapshot index + 1`.
+    /// `entries[0]` is a placeholder at the compaction point, carrying the
+    /// index and term of the last discarded entry; real entries follow it.
     entries: Vec<Entry>,
 }
 
+impl Default for MemStorage {
+    fn default() -> MemStorage {
+        MemStorage {
+            hard_state: HardState::default(),
+            snapshot: Snapshot::default(),
+            entries: vec![Entry::default()],
+        }
+    }
+}
+
 impl MemStorage {
-    /// A fresh log for a new cluster whose initial voters are `voters`.
+    /// An empty log whose membership is `voters` (held in the snapshot
+    /// metadata, not in the log: see [`MemStorage::bootstrap`] for a new
+    /// cluster whose later members must learn it from the log).
     pub fn new_with_conf(voters: &[u64]) -> MemStorage {
         let mut s = MemStorage::default();
         s.snapshot.metadata.conf_state.voters = voters.to_vec();
@@ -104,8 +119,9 @@ impl MemStorage {
         self.hard_state = hs;
     }
 
-    fn snap_index(&self) -> u64 {
-        self.snapshot.metadata.index
+    /// Index of the placeholder entry: the last compacted index.
+    fn offset(&self) -> u64 {
+        self.entries[0].index
     }
 
     /// Appends entries, truncating any conflicting suffix first. Entries
@@ -133,37 +149,39 @@ impl MemStorage {
             self.last_index(),
             start
         );
-        self.entries.truncate((start - first_keep) as usize);
+        self.entries.truncate((start - self.offset()) as usize);
         self.entries.extend_from_slice(entries);
     }
 
     /// Replaces the whole log with a snapshot received from the leader.
     pub fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<(), StorageError> {
-        if snapshot.metadata.index <= self.snap_index() {
+        if snapshot.metadata.index <= self.snapshot.metadata.index {
             return Err(StorageError::SnapshotOutOfDate);
         }
-        let index = snapshot.metadata.index;
-        let term = snapshot.metadata.term;
-        // Keep entries that agree with the snapshot's last entry, as etcd's
-        // storage does not; dropping them is always safe, so drop them.
-        self.entries.clear();
+        let (index, term) = (snapshot.metadata.index, snapshot.metadata.term);
+        self.entries = vec![Entry {
+            index,
+            term,
+            ..Entry::default()
+        }];
         self.snapshot = snapshot;
         self.hard_state.commit = self.hard_state.commit.max(index);
-        if self.hard_state.term < term {
-            self.hard_state.term = term;
-        }
+        self.hard_state.term = self.hard_state.term.max(term);
         Ok(())
     }
 
-    /// Takes a snapshot at `index` (which must be applied by the caller) and
-    /// records it; entries are not discarded until [`MemStorage::compact`].
+    /// Records a snapshot of the applied state at `index`. The log keeps its
+    /// entries until [`MemStorage::compact`].
+    ///
+    /// # Panics
+    /// If `index` is past the last index.
     pub fn create_snapshot(
         &mut self,
         index: u64,
         conf_state: ConfState,
         data: bytes::Bytes,
     ) -> Result<Snapshot, StorageError> {
-        if index <= self.snap_index() {
+        if index <= self.snapshot.metadata.index {
             return Err(StorageError::SnapshotOutOfDate);
         }
         assert!(
@@ -172,9 +190,6 @@ impl MemStorage {
             self.last_index()
         );
         let term = self.term(index)?;
-        // Entries up to `index` stay until compact(); only the image moves.
-        let mut kept = std::mem::take(&mut self.entries);
-        let base = self.first_index();
         self.snapshot = Snapshot {
             data,
             metadata: super::types::SnapshotMetadata {
@@ -183,21 +198,31 @@ impl MemStorage {
                 term,
             },
         };
-        // The entries vector is anchored at the snapshot index: drop the ones
-        // the new snapshot covers.
-        let drop = (index + 1 - base) as usize;
-        kept.drain(..drop.min(kept.len()));
-        self.entries = kept;
         Ok(self.snapshot.clone())
     }
 
-    /// Discards entries before `compact_index`, which must be covered by the
-    /// snapshot. In this twin the snapshot already anchors the log, so this
-    /// only checks the precondition.
+    /// Discards every entry up to and including `compact_index`.
+    ///
+    /// # Panics
+    /// If `compact_index` is not covered by the latest snapshot: discarding
+    /// entries no snapshot holds would lose data.
     pub fn compact(&mut self, compact_index: u64) -> Result<(), StorageError> {
-        if compact_index <= self.snap_index() {
+        if compact_index <= self.offset() {
             return Err(StorageError::Compacted);
         }
+        assert!(
+            compact_index <= self.snapshot.metadata.index,
+            "compacting to {compact_index} past the snapshot at {}",
+            self.snapshot.metadata.index
+        );
+        let keep_from = (compact_index - self.offset()) as usize;
+        let placeholder = Entry {
+            index: compact_index,
+            term: self.entries[keep_from].term,
+            ..Entry::default()
+        };
+        self.entries.drain(..keep_from);
+        self.entries[0] = placeholder;
         Ok(())
     }
 }
@@ -208,38 +233,35 @@ impl Storage for MemStorage {
     }
 
     fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>, StorageError> {
-        if lo <= self.snap_index() {
+        if lo <= self.offset() {
             return Err(StorageError::Compacted);
         }
         if hi > self.last_index() + 1 {
             return Err(StorageError::Unavailable);
         }
-        let base = self.first_index();
-        let mut out = self.entries[(lo - base) as usize..(hi - base) as usize].to_vec();
+        let off = self.offset();
+        let mut out = self.entries[(lo - off) as usize..(hi - off) as usize].to_vec();
         limit_size(&mut out, max_size);
         Ok(out)
     }
 
     fn term(&self, index: u64) -> Result<u64, StorageError> {
-        let snap = self.snap_index();
-        if index == snap {
-            return Ok(self.snapshot.metadata.term);
-        }
-        if index < snap {
+        let off = self.offset();
+        if index < off {
             return Err(StorageError::Compacted);
         }
         if index > self.last_index() {
             return Err(StorageError::Unavailable);
         }
-        Ok(self.entries[(index - snap - 1) as usize].term)
+        Ok(self.entries[(index - off) as usize].term)
     }
 
     fn first_index(&self) -> u64 {
-        self.snap_index() + 1
+        self.offset() + 1
     }
 
     fn last_index(&self) -> u64 {
-        self.snap_index() + self.entries.len() as u64
+        self.offset() + self.entries.len() as u64 - 1
     }
 
     fn snapshot(&self) -> Result<Snapshot, StorageError> {
@@ -270,17 +292,41 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_moves_first_index_and_keeps_later_entries() {
+    fn snapshot_keeps_entries_until_compacted() {
         let mut s = MemStorage::new_with_conf(&[1]);
         s.append(&[ent(1, 1), ent(2, 1), ent(3, 2)]);
         s.create_snapshot(2, ConfState::default(), Bytes::from_static(b"img"))
             .unwrap();
+        assert_eq!(s.first_index(), 1, "a snapshot alone discards nothing");
+        s.compact(2).unwrap();
         assert_eq!(s.first_index(), 3);
         assert_eq!(s.term(2), Ok(1));
         assert_eq!(s.term(1), Err(StorageError::Compacted));
         assert_eq!(s.entries(3, 4, u64::MAX).unwrap(), vec![ent(3, 2)]);
         assert_eq!(s.entries(2, 4, u64::MAX), Err(StorageError::Compacted));
         assert_eq!(s.entries(3, 5, u64::MAX), Err(StorageError::Unavailable));
+        assert_eq!(s.compact(2), Err(StorageError::Compacted));
+    }
+
+    #[test]
+    #[should_panic(expected = "past the snapshot")]
+    fn compacting_past_the_snapshot_panics() {
+        let mut s = MemStorage::new_with_conf(&[1]);
+        s.append(&[ent(1, 1), ent(2, 1)]);
+        let _ = s.compact(2);
+    }
+
+    #[test]
+    fn applying_a_snapshot_replaces_the_log() {
+        let mut s = MemStorage::new_with_conf(&[1]);
+        s.append(&[ent(1, 1), ent(2, 1)]);
+        let mut snap = Snapshot::default();
+        snap.metadata.index = 5;
+        snap.metadata.term = 3;
+        s.apply_snapshot(snap.clone()).unwrap();
+        assert_eq!((s.first_index(), s.last_index()), (6, 5));
+        assert_eq!(s.term(5), Ok(3));
+        assert_eq!(s.apply_snapshot(snap), Err(StorageError::SnapshotOutOfDate));
     }
 
     #[test]
