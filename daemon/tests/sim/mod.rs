@@ -91,6 +91,20 @@ pub struct SimConfig {
     pub bug: Bug,
     /// Include membership changes.
     pub membership: bool,
+    pub profile: Profile,
+}
+
+/// How a seed chooses its faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// Swarm testing: each seed weighs every fault kind differently.
+    #[default]
+    Swarm,
+    /// Every new leader is cut off (or killed) within a few rounds of
+    /// winning, with one entry per append: many terms with half-replicated
+    /// logs, the ground on which commit-rule mistakes (the Raft paper's
+    /// Figure 8) turn into lost writes.
+    FlappingLeaders,
 }
 
 impl SimConfig {
@@ -102,6 +116,15 @@ impl SimConfig {
             liveness_ticks: 200,
             bug: Bug::None,
             membership: true,
+            profile: Profile::Swarm,
+        }
+    }
+
+    pub fn flapping_leaders(seed: u64, nodes: u64) -> SimConfig {
+        SimConfig {
+            profile: Profile::FlappingLeaders,
+            membership: false,
+            ..SimConfig::new(seed, nodes)
         }
     }
 }
@@ -206,6 +229,14 @@ struct Node {
     durable_commit: u64,
 }
 
+/// A fault set to happen at a later round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheduled {
+    Crash(NodeId),
+    Isolate(NodeId),
+    Reconnect(NodeId),
+}
+
 /// The kinds of fault the simulator injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
@@ -265,8 +296,8 @@ struct World {
     flap_per_mille: u64,
     /// Swarm testing: each seed weighs the fault kinds differently.
     fault_weights: Vec<(Fault, u64)>,
-    /// Crashes scheduled for a later round: (round, node).
-    scheduled_crashes: Vec<(u64, NodeId)>,
+    /// Faults scheduled for a later round.
+    scheduled: Vec<(u64, Scheduled)>,
     trace: String,
     next_id: NodeId,
     proposal_seq: u64,
@@ -295,18 +326,34 @@ fn fail(invariant: &'static str, detail: String) -> Check {
 impl World {
     fn new(cfg: SimConfig) -> World {
         let mut rng = SimRng::new(cfg.seed);
-        let max_size_per_msg = [1, 64, 256, 4096][rng.below(4) as usize];
-        let max_inflight = 1 + rng.below(8) as usize;
-        let fault_per_mille = [60, 120, 250, 400][rng.below(4) as usize];
-        let flap_per_mille = [0, 0, 300, 700][rng.below(4) as usize];
-        let fault_weights = Fault::ALL
-            .iter()
-            .map(|f| (*f, [0, 1, 1, 3][rng.below(4) as usize]))
-            .collect();
+        let (max_size_per_msg, max_inflight, fault_per_mille, flap_per_mille, fault_weights) =
+            match cfg.profile {
+                Profile::Swarm => (
+                    [1, 64, 256, 4096][rng.below(4) as usize],
+                    1 + rng.below(8) as usize,
+                    [60, 120, 250, 400][rng.below(4) as usize],
+                    [0, 0, 300, 700][rng.below(4) as usize],
+                    Fault::ALL
+                        .iter()
+                        .map(|f| (*f, [0, 1, 1, 3][rng.below(4) as usize]))
+                        .collect(),
+                ),
+                Profile::FlappingLeaders => (
+                    1,
+                    1 + rng.below(4) as usize,
+                    60,
+                    1000,
+                    vec![
+                        (Fault::NetworkQuality, 1),
+                        (Fault::Restart, 2),
+                        (Fault::Compact, 1),
+                    ],
+                ),
+            };
         let mut w = World {
             fault_weights,
             flap_per_mille,
-            scheduled_crashes: Vec::new(),
+            scheduled: Vec::new(),
             rng,
             fault_per_mille,
             max_size_per_msg,
@@ -766,8 +813,18 @@ impl World {
                         if self.round < self.cfg.fault_rounds
                             && self.rng.chance(self.flap_per_mille)
                         {
-                            let at = self.round + 1 + self.rng.below(6);
-                            self.scheduled_crashes.push((at, id));
+                            // A flapping leader: it dies, or is cut off
+                            // (losing what it has in flight), soon after
+                            // winning, with its writes half replicated.
+                            let at = self.round + self.rng.below(6);
+                            if self.rng.chance(500) {
+                                self.scheduled
+                                    .push((at.max(self.round + 1), Scheduled::Crash(id)));
+                            } else {
+                                self.scheduled.push((at, Scheduled::Isolate(id)));
+                                let back = at + 5 + self.rng.below(35);
+                                self.scheduled.push((back, Scheduled::Reconnect(id)));
+                            }
                         }
                     }
                 }
@@ -913,13 +970,7 @@ impl World {
             }
             Fault::IsolateLeader => {
                 if let Some(l) = self.leader() {
-                    for other in &all {
-                        if *other != l {
-                            self.cut.insert((l, *other));
-                            self.cut.insert((*other, l));
-                        }
-                    }
-                    self.log(format!("isolate leader n{l}"));
+                    self.isolate(l);
                 }
             }
             Fault::Heal => {
@@ -975,10 +1026,23 @@ impl World {
         if raw
             .store_mut()
             .create_snapshot(applied, machine.conf.clone(), encode_snapshot(&machine))
-            .is_ok()
+            .is_err()
         {
-            self.log(format!("n{id} snapshot+compact at {applied}"));
+            return;
         }
+        // Sometimes keep a few entries behind the snapshot, as a server does
+        // so that slightly lagging followers need no snapshot.
+        let keep = self.rng.below(8);
+        let to = applied.saturating_sub(keep);
+        let raw = self
+            .nodes
+            .get_mut(&id)
+            .and_then(|n| n.raw.as_mut())
+            .expect("live");
+        let compacted = raw.store_mut().compact(to).is_ok();
+        self.log(format!(
+            "n{id} snapshot at {applied}, compacted to {to}: {compacted}"
+        ));
     }
 
     fn change_membership(&mut self) {
@@ -1077,17 +1141,7 @@ impl World {
             self.inject_fault();
         }
         if faults {
-            let now = self.round;
-            let due: Vec<NodeId> = self
-                .scheduled_crashes
-                .iter()
-                .filter(|(at, _)| *at <= now)
-                .map(|(_, id)| *id)
-                .collect();
-            self.scheduled_crashes.retain(|(at, _)| *at > now);
-            for id in due {
-                self.crash(id);
-            }
+            self.run_scheduled();
         }
         self.client_requests();
         self.tick_all()?;
@@ -1096,6 +1150,36 @@ impl World {
             self.process(id)?;
         }
         self.check_round()
+    }
+
+    fn run_scheduled(&mut self) {
+        let now = self.round;
+        let due: Vec<Scheduled> = self
+            .scheduled
+            .iter()
+            .filter(|(at, _)| *at <= now)
+            .map(|(_, f)| *f)
+            .collect();
+        self.scheduled.retain(|(at, _)| *at > now);
+        for f in due {
+            match f {
+                Scheduled::Crash(id) => self.crash(id),
+                Scheduled::Isolate(id) => self.isolate(id),
+                Scheduled::Reconnect(id) => {
+                    self.cut.retain(|(a, b)| *a != id && *b != id);
+                    self.log(format!("reconnect n{id}"));
+                }
+            }
+        }
+    }
+
+    fn isolate(&mut self, id: NodeId) {
+        let all: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for other in all.into_iter().filter(|o| *o != id) {
+            self.cut.insert((id, other));
+            self.cut.insert((other, id));
+        }
+        self.log(format!("isolate n{id}"));
     }
 
     fn heal(&mut self) {
