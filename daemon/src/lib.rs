@@ -4,3 +4,4 @@
 //! gRPC services build on it (see ARCHITECTURE.md for the codemap).
 
 pub mod raft;
+pub mod wal; // the segmented, CRC-32C framed write-ahead log
