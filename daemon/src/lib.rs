@@ -4,4 +4,5 @@
 //! gRPC services build on it (see ARCHITECTURE.md for the codemap).
 
 pub mod raft;
-pub mod wal; // the segmented, CRC-32C framed write-ahead log
+pub mod snap;
+pub mod wal; // the segmented, CRC-32C framed write-ahead log // raft snapshot files: atomic writes, WAL-vouched loading, purging
