@@ -4,5 +4,6 @@
 //! gRPC services build on it (see ARCHITECTURE.md for the codemap).
 
 pub mod raft;
-pub mod snap;
-pub mod wal; // the segmented, CRC-32C framed write-ahead log // raft snapshot files: atomic writes, WAL-vouched loading, purging
+pub mod raft_storage; // DiskStorage: raft::Storage over the WAL and snapshot files
+pub mod snap; // raft snapshot files: atomic writes, loaded only as the WAL vouches
+pub mod wal; // the segmented, CRC-32C framed write-ahead log
