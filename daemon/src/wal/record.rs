@@ -408,6 +408,26 @@ mod tests {
             }
         }
 
+        /// Random bytes almost never pass the header checksum, so this
+        /// forges valid checksums around a random payload to reach the
+        /// field parser.
+        #[test]
+        fn arbitrary_checksummed_payloads_never_panic_and_round_trip_if_accepted(
+            payload in proptest::collection::vec(any::<u8>(), 1..120),
+            kind in 0u8..6,
+        ) {
+            let mut payload = payload;
+            payload[0] = kind;
+            let mut buf = (payload.len() as u32).to_le_bytes().to_vec();
+            buf.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+            buf.extend_from_slice(&crc32c::crc32c(&buf).to_le_bytes());
+            buf.extend_from_slice(&payload);
+            if let Ok((record, used)) = decode(&buf) {
+                prop_assert_eq!(used, buf.len());
+                prop_assert_eq!(encoded(&record), buf);
+            }
+        }
+
         #[test]
         fn any_single_byte_flip_is_detected(
             record in record_strategy(),
