@@ -431,8 +431,11 @@ impl Wal {
         entries: &[Entry],
     ) -> Result<Wal> {
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        if let Some(parent) = dir.parent() {
-            sync_dir(parent)?;
+        // Make the new directory's own entry durable; a bare relative name
+        // has an empty parent, which is the working directory.
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
+            _ => sync_dir(Path::new("."))?,
         }
         let mut report = OpenReport::default();
         if !list_segments(dir, &mut report)?.is_empty() {
