@@ -183,7 +183,7 @@ pub fn decode_at(buf: &Bytes, offset: usize) -> Result<(Record, usize), DecodeEr
 }
 
 /// Decodes one record from the front of `buf`: the entry point for fuzzing
-/// and property tests. Copies `buf`; replay uses [`decode_at`] instead.
+/// and property tests. Copies `buf`; replay decodes in place instead.
 pub fn decode(buf: &[u8]) -> Result<(Record, usize), DecodeError> {
     decode_at(&Bytes::copy_from_slice(buf), 0)
 }
