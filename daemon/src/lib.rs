@@ -6,3 +6,6 @@
 
 pub mod peer;
 pub mod raft;
+pub mod raft_storage; // DiskStorage: raft::Storage over the WAL and snapshot files
+pub mod snap; // raft snapshot files: atomic writes, loaded only as the WAL vouches
+pub mod wal; // the segmented, CRC-32C framed write-ahead log
