@@ -35,7 +35,11 @@ impl Harness for MemStorage {
         }
     }
     fn create_snapshot(&mut self, index: u64, cs: ConfState, data: Bytes) -> Snapshot {
-        MemStorage::create_snapshot(self, index, cs, data).unwrap()
+        // The contract's local snapshot is a snapshot plus compaction to it,
+        // which is what DiskStorage does in one step.
+        let snap = MemStorage::create_snapshot(self, index, cs, data).unwrap();
+        self.compact(index).unwrap();
+        snap
     }
     fn reopen(&mut self) {}
 }
