@@ -4,5 +4,6 @@
 //! and from the wire. Storage, the MVCC store and the gRPC services build on
 //! them (see ARCHITECTURE.md for the codemap).
 
+pub mod config;
 pub mod peer;
 pub mod raft;
