@@ -369,3 +369,26 @@ where
     }
     out
 }
+
+/// `ETCD_*` variables that name no flag, for a warning: etcd warns about
+/// them too, and a typo there otherwise goes unnoticed.
+pub fn unrecognized_env_vars<I, K>(names: I) -> Vec<String>
+where
+    I: IntoIterator<Item = K>,
+    K: Into<OsString>,
+{
+    let command = Flags::command();
+    let known: Vec<&std::ffi::OsStr> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .collect();
+    names
+        .into_iter()
+        .map(Into::into)
+        .filter(|name| {
+            name.to_str().is_some_and(|n| n.starts_with("ETCD_"))
+                && !known.contains(&name.as_os_str())
+        })
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect()
+}

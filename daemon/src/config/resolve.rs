@@ -246,11 +246,6 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         return Err(ConfigError::ElectionTimeoutTooLong(election_ms));
     }
 
-    // etcd insists on advertised client URLs only when the listen URLs were
-    // set explicitly; with the defaults the default advertisement fits.
-    if flags.listen_client_urls.is_some() && flags.advertise_client_urls.is_none() {
-        return Err(ConfigError::AdvertiseClientUrlsRequired);
-    }
     let listen_client_urls = required_url_list(
         "listen-client-urls",
         flags
@@ -265,6 +260,11 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
             .as_deref()
             .unwrap_or(defaults::ADVERTISE_CLIENT_URLS),
     )?;
+    // etcd insists on advertised client URLs only when the listen URLs were
+    // set explicitly; with the defaults the default advertisement fits.
+    if flags.listen_client_urls.is_some() && flags.advertise_client_urls.is_none() {
+        return Err(ConfigError::AdvertiseClientUrlsRequired);
+    }
     let listen_peer_urls = required_url_list("listen-peer-urls", &flags.listen_peer_urls)?;
     let initial_advertise_peer_urls = required_url_list(
         "initial-advertise-peer-urls",

@@ -775,3 +775,15 @@ fn config_file_errors_name_the_file() {
     assert!(!e.contains('\n'), "{e}");
     std::fs::remove_file(path).unwrap();
 }
+
+#[test]
+fn unknown_etcd_variables_are_reported() {
+    let names = [
+        "ETCD_NAME",
+        "ETCD_BOGUS",
+        "ETCDCTL_API",
+        "PATH",
+        "ETCD_PRE_VOTE",
+    ];
+    assert_eq!(unrecognized_env_vars(names), ["ETCD_BOGUS"]);
+}
