@@ -4,6 +4,7 @@
 //! and from the wire. Storage, the MVCC store and the gRPC services build on
 //! them (see ARCHITECTURE.md for the codemap).
 
+pub mod config;
 pub mod peer;
 pub mod raft;
 pub mod raft_storage; // DiskStorage: raft::Storage over the WAL and snapshot files

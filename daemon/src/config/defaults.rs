@@ -1,0 +1,43 @@
+//! etcd 3.5's defaults, in one place, so the flag definitions, the config
+//! file reader and the resolver cannot drift apart. Values are kept as the
+//! text a user would type, because that is what both sources start from.
+
+pub const NAME: &str = "default";
+/// The data dir defaults to `${name}` plus this suffix (etcd uses `.etcd`).
+pub const DATA_DIR_SUFFIX: &str = ".cairn";
+pub const LISTEN_CLIENT_URLS: &str = "http://localhost:2379";
+pub const ADVERTISE_CLIENT_URLS: &str = "http://localhost:2379";
+pub const LISTEN_PEER_URLS: &str = "http://localhost:2380";
+pub const INITIAL_ADVERTISE_PEER_URLS: &str = "http://localhost:2380";
+/// What `--initial-cluster` means when it is not given and the name is
+/// still `default`. With any other name the resolver derives
+/// `<name>=<initial-advertise-peer-urls>` instead, as etcd does.
+pub const INITIAL_CLUSTER: &str = "default=http://localhost:2380";
+pub const INITIAL_CLUSTER_STATE: &str = "new";
+/// The token feeds the member IDs, so it must equal etcd's for the two to
+/// agree on the IDs of an identically configured cluster.
+pub const INITIAL_CLUSTER_TOKEN: &str = "etcd-cluster";
+pub const HEARTBEAT_INTERVAL_MS: &str = "100";
+pub const ELECTION_TIMEOUT_MS: &str = "1000";
+pub const SNAPSHOT_COUNT: &str = "100000";
+pub const MAX_SNAPSHOTS: &str = "5";
+pub const MAX_WALS: &str = "5";
+pub const QUOTA_BACKEND_BYTES: &str = "0";
+pub const MAX_TXN_OPS: &str = "128";
+pub const MAX_REQUEST_BYTES: &str = "1572864";
+pub const PRE_VOTE: &str = "true";
+pub const STRICT_RECONFIG_CHECK: &str = "true";
+pub const AUTO_COMPACTION_MODE: &str = "periodic";
+pub const AUTO_COMPACTION_RETENTION: &str = "0";
+pub const LISTEN_METRICS_URLS: &str = "";
+pub const LOG_LEVEL: &str = "info";
+pub const LOGGER: &str = "zap";
+pub const LOG_OUTPUTS: &str = "default";
+pub const WATCH_PROGRESS_NOTIFY_INTERVAL: &str = "10m";
+
+/// The backend quota that `--quota-backend-bytes 0` stands for: 2 GiB.
+pub const BACKEND_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// etcd refuses election timeouts above this many milliseconds.
+pub const MAX_ELECTION_TIMEOUT_MS: u64 = 50_000;
+/// The election timeout must be at least this many heartbeat intervals.
+pub const MIN_ELECTION_TO_HEARTBEAT_RATIO: u64 = 5;

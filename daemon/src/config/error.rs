@@ -1,0 +1,90 @@
+//! Everything that can be wrong with a configuration, each in one line that
+//! names the setting, the value and the reason.
+
+use std::path::PathBuf;
+
+use super::duration::DurationError;
+use super::urls::{ClusterListError, UrlError};
+
+/// Why one value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterListError),
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    #[error("at least one URL is required")]
+    NoUrls,
+    #[error("not a non-negative integer")]
+    NotUnsigned,
+    #[error("not an integer")]
+    NotInteger,
+    #[error("must be one of {0}")]
+    NotOneOf(&'static str),
+    #[error("in revision mode the retention is a number of revisions")]
+    RevisionNotANumber,
+    #[error("a bare number is hours, and this many hours is too long")]
+    TooManyHours,
+    #[error("at least one log output is required")]
+    NoLogOutputs,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for flag --{flag}: {problem}")]
+    InvalidValue {
+        flag: &'static str,
+        value: String,
+        problem: ValueError,
+    },
+    #[error("--heartbeat-interval must be greater than 0")]
+    ZeroHeartbeat,
+    #[error("--election-timeout must be greater than 0")]
+    ZeroElectionTimeout,
+    #[error(
+        "--election-timeout ({election_ms}ms) must be at least 5 times --heartbeat-interval \
+         ({heartbeat_ms}ms)"
+    )]
+    ElectionTimeoutTooShort { election_ms: u64, heartbeat_ms: u64 },
+    #[error("--election-timeout ({0}ms) is too long: it must be at most 50000ms")]
+    ElectionTimeoutTooLong(u64),
+    #[error("--advertise-client-urls is required when --listen-client-urls is given")]
+    AdvertiseClientUrlsRequired,
+    #[error("--enable-v2 is not supported: cairn serves only the v3 API")]
+    V2NotSupported,
+    #[error("--logger={0} is not supported: zap is the only logger")]
+    UnsupportedLogger(String),
+    #[error("TLS is not supported yet ({setting}); cairn refuses to serve plaintext instead")]
+    TlsNotSupported { setting: String },
+    #[error("this member's name {name:?} is missing from --initial-cluster {initial_cluster:?}")]
+    NameNotInInitialCluster {
+        name: String,
+        initial_cluster: String,
+    },
+    #[error(
+        "--initial-advertise-peer-urls {advertised:?} does not match member {name:?} in \
+         --initial-cluster, which lists {listed:?}"
+    )]
+    AdvertisedPeerUrlsMismatch {
+        name: String,
+        advertised: String,
+        listed: String,
+    },
+    #[error("cannot read config file {}: {source}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {}: {source}", path.display())]
+    ParseFile {
+        path: PathBuf,
+        source: serde_norway::Error,
+    },
+    #[error("config file {}: {source}", path.display())]
+    InFile {
+        path: PathBuf,
+        source: Box<ConfigError>,
+    },
+}

@@ -1,0 +1,584 @@
+//! From what the user said ([`Flags`]) to what the server runs with
+//! ([`ServerConfig`]): every value parsed, defaulted and checked.
+//!
+//! Resolution is pure: no files, no sockets, no clock. Checks that depend
+//! on the disk (is there already a WAL? does it belong to this cluster?)
+//! are the server's; so are the membership checks in
+//! [`ServerConfig::verify_bootstrap`], which etcd applies only when a member
+//! bootstraps a new cluster and not when it restarts from its data dir.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::defaults;
+use super::duration::parse_go_duration;
+use super::error::{ConfigError, ValueError};
+use super::flags::Flags;
+use super::ids;
+use super::urls::{self, ClusterMember, EtcdUrl, join_cluster, join_urls};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterState {
+    /// Bootstrap a new cluster from `initial_cluster`.
+    New,
+    /// Join a cluster that is already running.
+    Existing,
+}
+
+/// What `--quota-backend-bytes` resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendQuota {
+    /// A negative value: no quota at all.
+    Disabled,
+    Bytes(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoCompaction {
+    /// A retention of zero (in either mode).
+    Disabled,
+    /// Keep this much history, by time.
+    Periodic(Duration),
+    /// Keep this many revisions.
+    Revision(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Panic,
+    Fatal,
+}
+
+/// TLS settings for one side (clients or peers). Accepted and kept; serving
+/// TLS is not built yet, so resolution refuses any that would turn it on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub trusted_ca_file: Option<PathBuf>,
+    pub client_cert_auth: bool,
+    pub auto_tls: bool,
+}
+
+/// The resolved configuration of one cairn member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub name: String,
+    pub data_dir: PathBuf,
+    /// `None`: the WAL lives inside the data dir.
+    pub wal_dir: Option<PathBuf>,
+    /// Where the settings came from when they came from a file.
+    pub config_file: Option<PathBuf>,
+    pub listen_client_urls: Vec<EtcdUrl>,
+    pub advertise_client_urls: Vec<EtcdUrl>,
+    pub listen_peer_urls: Vec<EtcdUrl>,
+    pub initial_advertise_peer_urls: Vec<EtcdUrl>,
+    pub listen_metrics_urls: Vec<EtcdUrl>,
+    /// Members in the order first named; each member's URLs sorted.
+    pub initial_cluster: Vec<ClusterMember>,
+    pub initial_cluster_state: ClusterState,
+    pub initial_cluster_token: String,
+    pub heartbeat_interval: Duration,
+    pub election_timeout: Duration,
+    pub snapshot_count: u64,
+    pub max_snapshots: u64,
+    pub max_wals: u64,
+    pub quota_backend_bytes: BackendQuota,
+    pub max_txn_ops: u64,
+    pub max_request_bytes: u64,
+    pub pre_vote: bool,
+    pub strict_reconfig_check: bool,
+    pub auto_compaction: AutoCompaction,
+    pub log_level: LogLevel,
+    pub log_outputs: Vec<String>,
+    pub experimental_enable_lease_checkpoint: bool,
+    pub experimental_watch_progress_notify_interval: Duration,
+    pub force_new_cluster: bool,
+    pub client_tls: TlsConfig,
+    pub peer_tls: TlsConfig,
+}
+
+fn invalid(flag: &'static str, value: &str, problem: impl Into<ValueError>) -> ConfigError {
+    ConfigError::InvalidValue {
+        flag,
+        value: value.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+fn unsigned(flag: &'static str, value: &str) -> Result<u64, ConfigError> {
+    // Only plain decimal digits: Rust's parser would also take a leading '+'.
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(flag, value, ValueError::NotUnsigned));
+    }
+    value
+        .parse()
+        .map_err(|_| invalid(flag, value, ValueError::NotUnsigned))
+}
+
+fn url_list(flag: &'static str, value: &str) -> Result<Vec<EtcdUrl>, ConfigError> {
+    urls::parse_url_list(value).map_err(|e| invalid(flag, value, e))
+}
+
+fn required_url_list(flag: &'static str, value: &str) -> Result<Vec<EtcdUrl>, ConfigError> {
+    let list = url_list(flag, value)?;
+    if list.is_empty() {
+        return Err(invalid(flag, value, ValueError::NoUrls));
+    }
+    Ok(list)
+}
+
+fn auto_compaction(mode: &str, retention: &str) -> Result<AutoCompaction, ConfigError> {
+    const FLAG: &str = "auto-compaction-retention";
+    match mode {
+        "periodic" => {
+            // A bare number means hours; anything else is a Go duration.
+            let period = if !retention.is_empty() && retention.bytes().all(|b| b.is_ascii_digit()) {
+                let hours = unsigned(FLAG, retention)?;
+                let secs = hours
+                    .checked_mul(3600)
+                    .ok_or_else(|| invalid(FLAG, retention, ValueError::TooManyHours))?;
+                Duration::from_secs(secs)
+            } else {
+                parse_go_duration(retention).map_err(|e| invalid(FLAG, retention, e))?
+            };
+            Ok(if period.is_zero() {
+                AutoCompaction::Disabled
+            } else {
+                AutoCompaction::Periodic(period)
+            })
+        }
+        "revision" => {
+            // etcd would read a duration here as a count of nanoseconds'
+            // worth of revisions; that is never what was meant.
+            let revisions = unsigned(FLAG, retention)
+                .map_err(|_| invalid(FLAG, retention, ValueError::RevisionNotANumber))?;
+            Ok(if revisions == 0 {
+                AutoCompaction::Disabled
+            } else {
+                AutoCompaction::Revision(revisions)
+            })
+        }
+        _ => Err(invalid(
+            "auto-compaction-mode",
+            mode,
+            ValueError::NotOneOf("periodic, revision"),
+        )),
+    }
+}
+
+fn log_level(value: &str) -> Result<LogLevel, ConfigError> {
+    Ok(match value {
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "warn" => LogLevel::Warn,
+        "error" => LogLevel::Error,
+        "panic" => LogLevel::Panic,
+        "fatal" => LogLevel::Fatal,
+        _ => {
+            return Err(invalid(
+                "log-level",
+                value,
+                ValueError::NotOneOf("debug, info, warn, error, panic, fatal"),
+            ));
+        }
+    })
+}
+
+fn tls(
+    cert_file: &Option<PathBuf>,
+    key_file: &Option<PathBuf>,
+    trusted_ca_file: &Option<PathBuf>,
+    client_cert_auth: bool,
+    auto_tls: bool,
+) -> TlsConfig {
+    let given = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+    TlsConfig {
+        cert_file: given(cert_file),
+        key_file: given(key_file),
+        trusted_ca_file: given(trusted_ca_file),
+        client_cert_auth,
+        auto_tls,
+    }
+}
+
+/// The first setting that would need TLS, named as its flag.
+fn first_tls_setting(prefix: &str, t: &TlsConfig) -> Option<String> {
+    let file = |flag: &str, p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| format!("--{prefix}{flag}={}", p.display()))
+    };
+    file("cert-file", &t.cert_file)
+        .or_else(|| file("key-file", &t.key_file))
+        .or_else(|| file("trusted-ca-file", &t.trusted_ca_file))
+        .or_else(|| {
+            t.client_cert_auth
+                .then(|| format!("--{prefix}client-cert-auth"))
+        })
+        .or_else(|| t.auto_tls.then(|| format!("--{prefix}auto-tls")))
+}
+
+/// Resolves and checks every value. See the module docs for what is left to
+/// [`ServerConfig::verify_bootstrap`] and to the server.
+pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
+    let name = flags.name.clone();
+
+    let heartbeat_ms = unsigned("heartbeat-interval", &flags.heartbeat_interval)?;
+    let election_ms = unsigned("election-timeout", &flags.election_timeout)?;
+    if heartbeat_ms == 0 {
+        return Err(ConfigError::ZeroHeartbeat);
+    }
+    if election_ms == 0 {
+        return Err(ConfigError::ZeroElectionTimeout);
+    }
+    if election_ms < heartbeat_ms.saturating_mul(defaults::MIN_ELECTION_TO_HEARTBEAT_RATIO) {
+        return Err(ConfigError::ElectionTimeoutTooShort {
+            election_ms,
+            heartbeat_ms,
+        });
+    }
+    if election_ms > defaults::MAX_ELECTION_TIMEOUT_MS {
+        return Err(ConfigError::ElectionTimeoutTooLong(election_ms));
+    }
+
+    let listen_client_urls = required_url_list(
+        "listen-client-urls",
+        flags
+            .listen_client_urls
+            .as_deref()
+            .unwrap_or(defaults::LISTEN_CLIENT_URLS),
+    )?;
+    let advertise_client_urls = url_list(
+        "advertise-client-urls",
+        flags
+            .advertise_client_urls
+            .as_deref()
+            .unwrap_or(defaults::ADVERTISE_CLIENT_URLS),
+    )?;
+    // etcd insists on advertised client URLs only when the listen URLs were
+    // set explicitly; with the defaults the default advertisement fits.
+    if flags.listen_client_urls.is_some() && flags.advertise_client_urls.is_none() {
+        return Err(ConfigError::AdvertiseClientUrlsRequired);
+    }
+    let listen_peer_urls = required_url_list("listen-peer-urls", &flags.listen_peer_urls)?;
+    let initial_advertise_peer_urls = required_url_list(
+        "initial-advertise-peer-urls",
+        &flags.initial_advertise_peer_urls,
+    )?;
+    let listen_metrics_urls = url_list("listen-metrics-urls", &flags.listen_metrics_urls)?;
+
+    // etcd's defaulting rule: a member given a name of its own but no initial
+    // cluster (or exactly the default one) bootstraps a cluster of itself,
+    // at its advertised peer URLs.
+    let initial_cluster_text = match flags.initial_cluster.as_deref() {
+        Some(given) if given != defaults::INITIAL_CLUSTER => given.to_owned(),
+        _ if name != defaults::NAME => initial_advertise_peer_urls
+            .iter()
+            .map(|url| format!("{name}={url}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => defaults::INITIAL_CLUSTER.to_owned(),
+    };
+    let initial_cluster = urls::parse_initial_cluster(&initial_cluster_text)
+        .map_err(|e| invalid("initial-cluster", &initial_cluster_text, e))?;
+
+    let initial_cluster_state = match flags.initial_cluster_state.as_str() {
+        "new" => ClusterState::New,
+        "existing" => ClusterState::Existing,
+        other => {
+            return Err(invalid(
+                "initial-cluster-state",
+                other,
+                ValueError::NotOneOf("new, existing"),
+            ));
+        }
+    };
+
+    let quota_backend_bytes = match flags.quota_backend_bytes.parse::<i64>() {
+        Ok(n) if n < 0 => BackendQuota::Disabled,
+        Ok(0) => BackendQuota::Bytes(defaults::BACKEND_QUOTA_BYTES),
+        Ok(n) => BackendQuota::Bytes(n.unsigned_abs()),
+        Err(_) => {
+            return Err(invalid(
+                "quota-backend-bytes",
+                &flags.quota_backend_bytes,
+                ValueError::NotInteger,
+            ));
+        }
+    };
+
+    let auto_compaction = auto_compaction(
+        &flags.auto_compaction_mode,
+        &flags.auto_compaction_retention,
+    )?;
+
+    match flags.logger.as_str() {
+        "zap" => {}
+        other => return Err(ConfigError::UnsupportedLogger(other.to_owned())),
+    }
+    let log_level = log_level(&flags.log_level)?;
+    let log_outputs: Vec<String> = flags
+        .log_outputs
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if log_outputs.is_empty() {
+        return Err(invalid(
+            "log-outputs",
+            &flags.log_outputs,
+            ValueError::NoLogOutputs,
+        ));
+    }
+
+    let watch_progress = parse_go_duration(&flags.experimental_watch_progress_notify_interval)
+        .map_err(|e| {
+            invalid(
+                "experimental-watch-progress-notify-interval",
+                &flags.experimental_watch_progress_notify_interval,
+                e,
+            )
+        })?;
+
+    if flags.enable_v2 {
+        return Err(ConfigError::V2NotSupported);
+    }
+
+    let client_tls = tls(
+        &flags.cert_file,
+        &flags.key_file,
+        &flags.trusted_ca_file,
+        flags.client_cert_auth,
+        flags.auto_tls,
+    );
+    let peer_tls = tls(
+        &flags.peer_cert_file,
+        &flags.peer_key_file,
+        &flags.peer_trusted_ca_file,
+        flags.peer_client_cert_auth,
+        flags.peer_auto_tls,
+    );
+    let tls_url = |flag: &str, list: &[EtcdUrl]| {
+        list.iter()
+            .find(|u| u.scheme().is_tls())
+            .map(|u| format!("--{flag}={u}"))
+    };
+    if let Some(setting) = first_tls_setting("", &client_tls)
+        .or_else(|| first_tls_setting("peer-", &peer_tls))
+        .or_else(|| tls_url("listen-client-urls", &listen_client_urls))
+        .or_else(|| tls_url("listen-peer-urls", &listen_peer_urls))
+        .or_else(|| tls_url("listen-metrics-urls", &listen_metrics_urls))
+    {
+        return Err(ConfigError::TlsNotSupported { setting });
+    }
+
+    let data_dir = flags
+        .data_dir
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from(format!("{name}{}", defaults::DATA_DIR_SUFFIX)));
+
+    Ok(ServerConfig {
+        data_dir,
+        wal_dir: flags.wal_dir.clone().filter(|p| !p.as_os_str().is_empty()),
+        config_file: flags.config_file.clone(),
+        listen_client_urls,
+        advertise_client_urls,
+        listen_peer_urls,
+        initial_advertise_peer_urls,
+        listen_metrics_urls,
+        initial_cluster,
+        initial_cluster_state,
+        initial_cluster_token: flags.initial_cluster_token.clone(),
+        heartbeat_interval: Duration::from_millis(heartbeat_ms),
+        election_timeout: Duration::from_millis(election_ms),
+        snapshot_count: unsigned("snapshot-count", &flags.snapshot_count)?,
+        max_snapshots: unsigned("max-snapshots", &flags.max_snapshots)?,
+        max_wals: unsigned("max-wals", &flags.max_wals)?,
+        quota_backend_bytes,
+        max_txn_ops: unsigned("max-txn-ops", &flags.max_txn_ops)?,
+        max_request_bytes: unsigned("max-request-bytes", &flags.max_request_bytes)?,
+        pre_vote: flags.pre_vote,
+        strict_reconfig_check: flags.strict_reconfig_check,
+        auto_compaction,
+        log_level,
+        log_outputs,
+        experimental_enable_lease_checkpoint: flags.experimental_enable_lease_checkpoint,
+        experimental_watch_progress_notify_interval: watch_progress,
+        force_new_cluster: flags.force_new_cluster,
+        client_tls,
+        peer_tls,
+        name,
+    })
+}
+
+impl ServerConfig {
+    /// This member's entry in the initial cluster, if it has one.
+    pub fn local_member(&self) -> Option<&ClusterMember> {
+        self.initial_cluster.iter().find(|(n, _)| *n == self.name)
+    }
+
+    /// The checks etcd makes before bootstrapping from `--initial-cluster`
+    /// (no data dir yet): this member must be listed, and when bootstrapping
+    /// a new cluster its entry must be exactly its advertised peer URLs.
+    /// cairn compares the URLs as written; etcd also resolves host names
+    /// first, which is I/O and left to the server.
+    pub fn verify_bootstrap(&self) -> Result<(), ConfigError> {
+        let Some((_, listed)) = self.local_member() else {
+            return Err(ConfigError::NameNotInInitialCluster {
+                name: self.name.clone(),
+                initial_cluster: join_cluster(&self.initial_cluster),
+            });
+        };
+        if self.initial_cluster_state == ClusterState::New {
+            let mut advertised = self.initial_advertise_peer_urls.clone();
+            advertised.sort();
+            if &advertised != listed {
+                return Err(ConfigError::AdvertisedPeerUrlsMismatch {
+                    name: self.name.clone(),
+                    advertised: join_urls(&self.initial_advertise_peer_urls),
+                    listed: join_urls(listed),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every initial member's name and ID, in `initial_cluster` order.
+    pub fn initial_member_ids(&self) -> Vec<(String, u64)> {
+        self.initial_cluster
+            .iter()
+            .map(|(name, urls)| {
+                (
+                    name.clone(),
+                    ids::member_id(urls, &self.initial_cluster_token, None),
+                )
+            })
+            .collect()
+    }
+
+    /// This member's ID when it bootstraps with the initial cluster: the
+    /// same ID etcd would give it.
+    pub fn local_member_id(&self) -> Option<u64> {
+        self.local_member()
+            .map(|(_, urls)| ids::member_id(urls, &self.initial_cluster_token, None))
+    }
+
+    /// The ID of the cluster bootstrapped from `initial_cluster`.
+    pub fn initial_cluster_id(&self) -> u64 {
+        let member_ids: Vec<u64> = self
+            .initial_member_ids()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        ids::cluster_id(&member_ids)
+    }
+}
+
+impl fmt::Display for ClusterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClusterState::New => "new",
+            ClusterState::Existing => "existing",
+        })
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+            LogLevel::Panic => "panic",
+            LogLevel::Fatal => "fatal",
+        })
+    }
+}
+
+/// A multi-line `key: value` summary for the operator, one setting a line.
+impl fmt::Display for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("-".to_owned(), |p| p.display().to_string())
+        };
+        if let Some(file) = &self.config_file {
+            writeln!(f, "config-file: {}", file.display())?;
+        }
+        writeln!(f, "name: {}", self.name)?;
+        writeln!(f, "data-dir: {}", self.data_dir.display())?;
+        writeln!(f, "wal-dir: {}", path(&self.wal_dir))?;
+        writeln!(
+            f,
+            "listen-client-urls: {}",
+            join_urls(&self.listen_client_urls)
+        )?;
+        writeln!(
+            f,
+            "advertise-client-urls: {}",
+            join_urls(&self.advertise_client_urls)
+        )?;
+        writeln!(f, "listen-peer-urls: {}", join_urls(&self.listen_peer_urls))?;
+        writeln!(
+            f,
+            "initial-advertise-peer-urls: {}",
+            join_urls(&self.initial_advertise_peer_urls)
+        )?;
+        writeln!(
+            f,
+            "listen-metrics-urls: {}",
+            join_urls(&self.listen_metrics_urls)
+        )?;
+        writeln!(
+            f,
+            "initial-cluster: {}",
+            join_cluster(&self.initial_cluster)
+        )?;
+        writeln!(f, "initial-cluster-state: {}", self.initial_cluster_state)?;
+        writeln!(f, "initial-cluster-token: {}", self.initial_cluster_token)?;
+        match self.local_member_id() {
+            Some(id) => writeln!(f, "member-id: {id:x}")?,
+            None => writeln!(f, "member-id: - (not in the initial cluster)")?,
+        }
+        writeln!(f, "cluster-id: {:x}", self.initial_cluster_id())?;
+        writeln!(f, "heartbeat-interval: {:?}", self.heartbeat_interval)?;
+        writeln!(f, "election-timeout: {:?}", self.election_timeout)?;
+        writeln!(f, "snapshot-count: {}", self.snapshot_count)?;
+        writeln!(f, "max-snapshots: {}", self.max_snapshots)?;
+        writeln!(f, "max-wals: {}", self.max_wals)?;
+        match self.quota_backend_bytes {
+            BackendQuota::Disabled => writeln!(f, "quota-backend-bytes: disabled")?,
+            BackendQuota::Bytes(n) => writeln!(f, "quota-backend-bytes: {n}")?,
+        }
+        writeln!(f, "max-txn-ops: {}", self.max_txn_ops)?;
+        writeln!(f, "max-request-bytes: {}", self.max_request_bytes)?;
+        writeln!(f, "pre-vote: {}", self.pre_vote)?;
+        writeln!(f, "strict-reconfig-check: {}", self.strict_reconfig_check)?;
+        match self.auto_compaction {
+            AutoCompaction::Disabled => writeln!(f, "auto-compaction: disabled")?,
+            AutoCompaction::Periodic(d) => writeln!(f, "auto-compaction: periodic, {d:?}")?,
+            AutoCompaction::Revision(n) => writeln!(f, "auto-compaction: revision, {n}")?,
+        }
+        writeln!(f, "log-level: {}", self.log_level)?;
+        writeln!(f, "log-outputs: {}", self.log_outputs.join(","))?;
+        writeln!(
+            f,
+            "experimental-enable-lease-checkpoint: {}",
+            self.experimental_enable_lease_checkpoint
+        )?;
+        writeln!(
+            f,
+            "experimental-watch-progress-notify-interval: {:?}",
+            self.experimental_watch_progress_notify_interval
+        )?;
+        write!(f, "force-new-cluster: {}", self.force_new_cluster)
+    }
+}
