@@ -4,3 +4,6 @@
 //! gRPC services build on it (see ARCHITECTURE.md for the codemap).
 
 pub mod raft;
+
+/// The MVCC key-value store on sled that committed entries are applied to.
+pub mod mvcc;
