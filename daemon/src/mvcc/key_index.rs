@@ -239,7 +239,9 @@ fn visible(gens: &[Generation], at: i64) -> Option<Visible> {
 }
 
 fn kept(gens: &[Generation], at: i64) -> Option<Revision> {
-    let g = gens.iter().find(|g| !g.tombstone.is_some_and(|t| t.main <= at))?;
+    let g = gens
+        .iter()
+        .find(|g| !g.tombstone.is_some_and(|t| t.main <= at))?;
     g.puts.iter().rev().find(|r| r.main <= at).copied()
 }
 
@@ -299,7 +301,11 @@ mod tests {
             let keep = ix.compact(at);
             assert_eq!(keep, full.keep(at), "keep() agrees with compact() at {at}");
             for read in at..=12 {
-                assert_eq!(ix.get(b"foo", read), full.get(b"foo", read), "at {at} read {read}");
+                assert_eq!(
+                    ix.get(b"foo", read),
+                    full.get(b"foo", read),
+                    "at {at} read {read}"
+                );
             }
             let expected: HashSet<_> = match at {
                 2 | 3 => [r(at)].into(),

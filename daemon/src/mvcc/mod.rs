@@ -57,7 +57,11 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{Backend, BackendError, BackendSize, MemBackend, SledBackend, SledOptions, WriteBatch};
+pub use backend::{
+    Backend, BackendError, BackendSize, MemBackend, SledBackend, SledOptions, WriteBatch,
+};
 pub use error::MvccError;
 pub use store::{Applied, EntryId, HashKv, LeaseCheck, MvccStore, StoreConfig};
-pub use validate::{Limits, check_request_size, validate_delete, validate_put, validate_range, validate_txn};
+pub use validate::{
+    Limits, check_request_size, validate_delete, validate_put, validate_range, validate_txn,
+};

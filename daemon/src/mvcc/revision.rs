@@ -101,10 +101,20 @@ mod tests {
 
     #[test]
     fn round_trips_with_and_without_tombstone() {
-        for rev in [Revision::new(0, 0), Revision::new(5, 3), Revision::new(i64::MAX, 9)] {
+        for rev in [
+            Revision::new(0, 0),
+            Revision::new(5, 3),
+            Revision::new(i64::MAX, 9),
+        ] {
             for tomb in [false, true] {
                 let k = rev.to_key(tomb);
-                assert_eq!(decode_key(&k), Some(RevKey { rev, tombstone: tomb }));
+                assert_eq!(
+                    decode_key(&k),
+                    Some(RevKey {
+                        rev,
+                        tombstone: tomb
+                    })
+                );
             }
         }
         assert_eq!(decode_key(b"short"), None);

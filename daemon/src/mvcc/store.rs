@@ -144,9 +144,9 @@ impl MvccStore {
     fn meta(&self, key: &[u8]) -> Result<Option<u64>, MvccError> {
         match self.backend.get(Tree::Meta, key)? {
             None => Ok(None),
-            Some(b) => schema::decode_u64(&b)
-                .map(Some)
-                .ok_or(MvccError::Corrupt { what: "malformed meta value" }),
+            Some(b) => schema::decode_u64(&b).map(Some).ok_or(MvccError::Corrupt {
+                what: "malformed meta value",
+            }),
         }
     }
 
@@ -158,7 +158,11 @@ impl MvccStore {
     fn load(&mut self) -> Result<(), MvccError> {
         match self.meta(schema::META_STORAGE_VERSION)? {
             Some(schema::STORAGE_VERSION) => {}
-            Some(_) => return Err(MvccError::Corrupt { what: "unknown storage version" }),
+            Some(_) => {
+                return Err(MvccError::Corrupt {
+                    what: "unknown storage version",
+                });
+            }
             None => {
                 let mut b = WriteBatch::new();
                 b.put(
@@ -181,7 +185,9 @@ impl MvccStore {
         let mut bad = None;
         self.backend.scan(Tree::Key, &[], None, &mut |k, v| {
             let (Some(rk), Ok(kv)) = (decode_key(k), KeyValue::decode(v)) else {
-                bad = Some(MvccError::Corrupt { what: "undecodable entry in the key tree" });
+                bad = Some(MvccError::Corrupt {
+                    what: "undecodable entry in the key tree",
+                });
                 return false;
             };
             if rk.tombstone {
@@ -209,6 +215,11 @@ impl MvccStore {
             self.finish_compaction()?;
         }
         Ok(())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn key_index(&self) -> &KeyIndex {
+        &self.index
     }
 
     /// The store's revision: that of the last write.
@@ -309,7 +320,9 @@ impl MvccStore {
                 } else {
                     // Everything that can fail was checked above; failing
                     // now would leave half a txn in the index.
-                    MvccError::Corrupt { what: "txn op failed after its checks passed" }
+                    MvccError::Corrupt {
+                        what: "txn op failed after its checks passed",
+                    }
                 }
             })?;
             let written = w.finish();
@@ -322,7 +335,12 @@ impl MvccStore {
     }
 
     fn write_txn(&mut self) -> WriteTxn<'_> {
-        WriteTxn::new(&mut self.index, &*self.backend, self.current, self.compacted)
+        WriteTxn::new(
+            &mut self.index,
+            &*self.backend,
+            self.current,
+            self.compacted,
+        )
     }
 
     /// Runs one raft entry: `f` produces the response and the writes; the
@@ -360,13 +378,21 @@ impl MvccStore {
     /// no-op, a lease or membership entry handled elsewhere) so that replay
     /// skips it.
     pub fn mark_applied(&mut self, at: EntryId) -> Result<(), MvccError> {
-        assert!(!self.is_applied(at.index), "raft entry {} applied twice", at.index);
+        assert!(
+            !self.is_applied(at.index),
+            "raft entry {} applied twice",
+            at.index
+        );
         self.commit_entry(at, WriteBatch::new())
     }
 
     /// Writes `batch` plus the entry's position, atomically.
     fn commit_entry(&mut self, at: EntryId, mut batch: WriteBatch) -> Result<(), MvccError> {
-        batch.put(Tree::Meta, schema::META_CONSISTENT_INDEX, schema::encode_u64(at.index));
+        batch.put(
+            Tree::Meta,
+            schema::META_CONSISTENT_INDEX,
+            schema::encode_u64(at.index),
+        );
         batch.put(Tree::Meta, schema::META_TERM, schema::encode_u64(at.term));
         self.write_batch(&batch)?;
         self.applied = at;
@@ -419,7 +445,11 @@ impl MvccStore {
                 return Err(MvccError::FutureRev);
             }
             let mut batch = WriteBatch::new();
-            batch.put(Tree::Meta, schema::META_SCHEDULED_COMPACT_REV, schema::encode_i64(rev));
+            batch.put(
+                Tree::Meta,
+                schema::META_SCHEDULED_COMPACT_REV,
+                schema::encode_i64(rev),
+            );
             let resp = CompactionResponse {
                 header: Some(ResponseHeader {
                     revision: s.current,
@@ -464,24 +494,30 @@ impl MvccStore {
         let limit = self.cfg.compaction_batch_limit.max(1);
         let mut doomed: Vec<Vec<u8>> = Vec::new();
         let mut resume = None;
-        self.backend.scan(Tree::Key, &c.next, Some(&end), &mut |k, _| {
-            if doomed.len() == limit {
-                resume = Some(k.to_vec());
-                return false;
-            }
-            let kept = decode_key(k).is_some_and(|rk| !rk.tombstone && c.keep.contains(&rk.rev));
-            if !kept {
-                doomed.push(k.to_vec());
-            }
-            true
-        })?;
+        self.backend
+            .scan(Tree::Key, &c.next, Some(&end), &mut |k, _| {
+                if doomed.len() == limit {
+                    resume = Some(k.to_vec());
+                    return false;
+                }
+                let kept =
+                    decode_key(k).is_some_and(|rk| !rk.tombstone && c.keep.contains(&rk.rev));
+                if !kept {
+                    doomed.push(k.to_vec());
+                }
+                true
+            })?;
         let mut batch = WriteBatch::new();
         for k in doomed {
             batch.delete(Tree::Key, k);
         }
         let done = resume.is_none();
         if done {
-            batch.put(Tree::Meta, schema::META_FINISHED_COMPACT_REV, schema::encode_i64(c.rev));
+            batch.put(
+                Tree::Meta,
+                schema::META_FINISHED_COMPACT_REV,
+                schema::encode_i64(c.rev),
+            );
         } else {
             c.next = resume.unwrap_or_default();
         }

@@ -258,9 +258,15 @@ mod tests {
         let ok = txn(vec![put("a"), put("b")], vec![put("c"), put("d")]);
         assert!(validate_txn(&ok, &l).is_ok());
         let wide = txn(vec![put("a"), put("b"), put("c")], vec![]);
-        assert!(matches!(validate_txn(&wide, &l), Err(MvccError::TooManyOps)));
+        assert!(matches!(
+            validate_txn(&wide, &l),
+            Err(MvccError::TooManyOps)
+        ));
         let deep = txn(vec![nested(wide.clone())], vec![]);
-        assert!(matches!(validate_txn(&deep, &l), Err(MvccError::TooManyOps)));
+        assert!(matches!(
+            validate_txn(&deep, &l),
+            Err(MvccError::TooManyOps)
+        ));
         // One op at the top leaves one for the nested level.
         let one = txn(vec![put("x")], vec![]);
         assert!(validate_txn(&txn(vec![nested(one.clone())], vec![]), &l).is_ok());
@@ -269,7 +275,10 @@ mod tests {
             validate_txn(&txn(vec![nested(two)], vec![]), &l),
             Err(MvccError::TooManyOps)
         ));
-        assert!(validate_txn_shape(&deep).is_ok(), "the apply-time check has no limit");
+        assert!(
+            validate_txn_shape(&deep).is_ok(),
+            "the apply-time check has no limit"
+        );
         let mut cmps = txn(vec![], vec![]);
         cmps.compare = vec![
             Compare {
@@ -278,15 +287,27 @@ mod tests {
             };
             3
         ];
-        assert!(matches!(validate_txn(&cmps, &l), Err(MvccError::TooManyOps)));
+        assert!(matches!(
+            validate_txn(&cmps, &l),
+            Err(MvccError::TooManyOps)
+        ));
     }
 
     #[test]
     fn empty_keys_and_empty_ops_are_refused_anywhere() {
-        assert!(matches!(check(&txn(vec![put("")], vec![])), Err(MvccError::EmptyKey)));
-        assert!(matches!(check(&txn(vec![], vec![get("")])), Err(MvccError::EmptyKey)));
+        assert!(matches!(
+            check(&txn(vec![put("")], vec![])),
+            Err(MvccError::EmptyKey)
+        ));
+        assert!(matches!(
+            check(&txn(vec![], vec![get("")])),
+            Err(MvccError::EmptyKey)
+        ));
         let inner = txn(vec![del("", "")], vec![]);
-        assert!(matches!(check(&txn(vec![nested(inner)], vec![])), Err(MvccError::EmptyKey)));
+        assert!(matches!(
+            check(&txn(vec![nested(inner)], vec![])),
+            Err(MvccError::EmptyKey)
+        ));
         let mut cmp = txn(vec![], vec![]);
         cmp.compare.push(Compare::default());
         assert!(matches!(check(&cmp), Err(MvccError::EmptyKey)));
@@ -302,7 +323,12 @@ mod tests {
             ignore_value: true,
             ..Default::default()
         };
-        let t = txn(vec![RequestOp { request: Some(Request::RequestPut(p)) }], vec![]);
+        let t = txn(
+            vec![RequestOp {
+                request: Some(Request::RequestPut(p)),
+            }],
+            vec![],
+        );
         assert!(matches!(check(&t), Err(MvccError::ValueProvided)));
         let p = PutRequest {
             key: "k".into(),
@@ -320,13 +346,19 @@ mod tests {
             sort_order: 9,
             ..Default::default()
         };
-        assert!(matches!(validate_range(&r), Err(MvccError::InvalidSortOption)));
+        assert!(matches!(
+            validate_range(&r),
+            Err(MvccError::InvalidSortOption)
+        ));
         let r = RangeRequest {
             key: "k".into(),
             sort_target: -1,
             ..Default::default()
         };
-        assert!(matches!(validate_range(&r), Err(MvccError::InvalidSortOption)));
+        assert!(matches!(
+            validate_range(&r),
+            Err(MvccError::InvalidSortOption)
+        ));
     }
 
     #[test]
@@ -335,9 +367,18 @@ mod tests {
         assert!(dup(txn(vec![put("a"), put("a")], vec![])));
         assert!(dup(txn(vec![del("a", ""), put("a")], vec![])));
         assert!(dup(txn(vec![put("b"), del("a", "c")], vec![])));
-        assert!(dup(txn(vec![put("a"), nested(txn(vec![put("a")], vec![]))], vec![])));
-        assert!(dup(txn(vec![del("a", "z"), nested(txn(vec![], vec![put("m")]))], vec![])));
-        assert!(dup(txn(vec![nested(txn(vec![del("a", "c")], vec![])), put("b")], vec![])));
+        assert!(dup(txn(
+            vec![put("a"), nested(txn(vec![put("a")], vec![]))],
+            vec![]
+        )));
+        assert!(dup(txn(
+            vec![del("a", "z"), nested(txn(vec![], vec![put("m")]))],
+            vec![]
+        )));
+        assert!(dup(txn(
+            vec![nested(txn(vec![del("a", "c")], vec![])), put("b")],
+            vec![]
+        )));
         // Sibling nested txns: both put the same key.
         let t1 = nested(txn(vec![put("k")], vec![]));
         assert!(dup(txn(vec![t1.clone(), t1], vec![])));
@@ -348,9 +389,15 @@ mod tests {
         let ok = |t: TxnRequest| check(&t).is_ok();
         // The two branches of one txn never both run.
         assert!(ok(txn(vec![put("a")], vec![put("a")])));
-        assert!(ok(txn(vec![nested(txn(vec![put("a")], vec![put("a")]))], vec![])));
+        assert!(ok(txn(
+            vec![nested(txn(vec![put("a")], vec![put("a")]))],
+            vec![]
+        )));
         // Deletes may overlap deletes; reads overlap anything.
-        assert!(ok(txn(vec![del("a", "c"), del("b", "d"), get("b")], vec![])));
+        assert!(ok(txn(
+            vec![del("a", "c"), del("b", "d"), get("b")],
+            vec![]
+        )));
         assert!(ok(txn(vec![put("a"), get("a")], vec![])));
         // etcd's interval check treats a from-key or inverted delete as
         // covering nothing, and checks a nested txn's puts before the
@@ -358,7 +405,10 @@ mod tests {
         assert!(ok(txn(vec![del("a", "\0"), put("b")], vec![])));
         assert!(ok(txn(vec![del("c", "a"), put("b")], vec![])));
         let later_del = nested(txn(vec![del("k", "")], vec![]));
-        assert!(ok(txn(vec![nested(txn(vec![put("k")], vec![])), later_del], vec![])));
+        assert!(ok(txn(
+            vec![nested(txn(vec![put("k")], vec![])), later_del],
+            vec![]
+        )));
     }
 
     #[test]

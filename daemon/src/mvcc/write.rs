@@ -21,8 +21,8 @@ use super::revision::Revision;
 use super::schema::Tree;
 use super::store::LeaseCheck;
 use cairn_proto::etcdserverpb::{
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, request_op::Request,
+    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+    ResponseHeader, ResponseOp, TxnRequest, TxnResponse, request_op::Request,
     response_op::Response,
 };
 use cairn_proto::mvccpb::{Event, KeyValue, event::EventType};
@@ -48,7 +48,12 @@ pub(crate) struct Written {
 }
 
 impl<'a> WriteTxn<'a> {
-    pub fn new(index: &'a mut KeyIndex, backend: &'a dyn Backend, begin: i64, compacted: i64) -> Self {
+    pub fn new(
+        index: &'a mut KeyIndex,
+        backend: &'a dyn Backend,
+        begin: i64,
+        compacted: i64,
+    ) -> Self {
         WriteTxn {
             index,
             backend,
@@ -64,7 +69,11 @@ impl<'a> WriteTxn<'a> {
     /// The revision reads inside the txn see and responses report: the new
     /// one once anything has been written.
     pub fn rev(&self) -> i64 {
-        if self.writes > 0 { self.begin + 1 } else { self.begin }
+        if self.writes > 0 {
+            self.begin + 1
+        } else {
+            self.begin
+        }
     }
 
     pub fn view(&self) -> ReadView<'_> {
@@ -96,7 +105,8 @@ impl<'a> WriteTxn<'a> {
             lease,
         };
         let encoded = kv.encode_to_vec();
-        self.batch.put(Tree::Key, rev.to_key(false), encoded.clone());
+        self.batch
+            .put(Tree::Key, rev.to_key(false), encoded.clone());
         self.pending.insert(rev.to_bytes(), encoded);
         self.events.push(Event {
             r#type: EventType::Put as i32,
@@ -124,7 +134,8 @@ impl<'a> WriteTxn<'a> {
                 key: prev.key.clone(),
                 ..Default::default()
             };
-            self.batch.put(Tree::Key, rev.to_key(true), stored.encode_to_vec());
+            self.batch
+                .put(Tree::Key, rev.to_key(true), stored.encode_to_vec());
             self.events.push(Event {
                 r#type: EventType::Delete as i32,
                 kv: Some(KeyValue {
@@ -283,7 +294,9 @@ pub(crate) fn txn(
             Some(Request::RequestDeleteRange(d)) => {
                 Some(Response::ResponseDeleteRange(delete_range(w, d)?))
             }
-            Some(Request::RequestTxn(inner)) => Some(Response::ResponseTxn(txn(w, inner, path, at)?)),
+            Some(Request::RequestTxn(inner)) => {
+                Some(Response::ResponseTxn(txn(w, inner, path, at)?))
+            }
             None => None,
         };
         responses.push(ResponseOp { response });

@@ -321,7 +321,11 @@ pub(crate) mod conformance {
         for bad in [&b"junk"[..], &good[..good.len() - 1], &flipped[..]] {
             assert!(matches!(b.restore(bad), Err(BackendError::BadDump(_))));
         }
-        assert_eq!(all(b, Tree::Key), vec![kv("keep", "me")], "untouched on error");
+        assert_eq!(
+            all(b, Tree::Key),
+            vec![kv("keep", "me")],
+            "untouched on error"
+        );
     }
 
     fn size_tracks_contents(b: &dyn Backend) {
