@@ -146,7 +146,11 @@ impl ReadView<'_> {
         }
 
         // Sorting and filtering need every match; otherwise one more than
-        // the limit is enough to know whether there are more.
+        // the limit is enough to know whether there are more. Like etcd,
+        // this looks at the order as given: a non-key target with no order
+        // is sorted below, but only among the `limit + 1` keys fetched here.
+        // That is etcd's behaviour (not its documentation), and clients see
+        // it, so cairn keeps it.
         let fetch = if order != SortOrder::None || filtered {
             None
         } else {

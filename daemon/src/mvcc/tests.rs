@@ -237,6 +237,10 @@ fn sorting_follows_etcds_rules_and_limit_applies_after_it() {
         ["b", "a", "c"],
         "ties keep key order"
     );
+    // etcd's quirk, kept: no explicit order on a non-key target sorts only
+    // the `limit + 1` keys fetched in key order.
+    assert_eq!(sorted(&h, None, Value, 1), ["a"]);
+    assert_eq!(sorted(&h, Ascend, Value, 1), ["c"]);
     let r = h
         .range(RangeRequest {
             sort_order: Descend as i32,
