@@ -1,10 +1,13 @@
 //! cairn, the server: an etcd-compatible coordination store.
 //!
 //! The consensus core lives in [`raft`]; [`peer`] translates its messages to
-//! and from the wire. Storage, the MVCC store and the gRPC services build on
-//! them (see ARCHITECTURE.md for the codemap).
+//! and from the wire; [`wal`], [`snap`] and [`raft_storage`] keep its log on
+//! disk; [`mvcc`] is the key-value state machine committed entries are
+//! applied to; [`config`] resolves etcd's flags. See ARCHITECTURE.md for the
+//! codemap.
 
 pub mod config;
+pub mod mvcc; // the MVCC key-value store on sled that committed entries are applied to
 pub mod peer;
 pub mod raft;
 pub mod raft_storage; // DiskStorage: raft::Storage over the WAL and snapshot files
