@@ -26,7 +26,7 @@ use cairn_proto::etcdserverpb::{
 use cairn_proto::mvccpb::{Event, KeyValue, event::EventType};
 use proptest::prelude::*;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 // ---------------------------------------------------------------- the model
 
@@ -149,7 +149,7 @@ impl Model {
         // 0 NONE, 1 ASCEND, 2 DESCEND; NONE on a non-key target ascends.
         match (r.sort_order, r.sort_target) {
             (1, _) | (0, 1..) => kvs.sort_by_key(|kv| field(kv)),
-            (2, _) => kvs.sort_by(|a, b| field(b).cmp(&field(a))),
+            (2, _) => kvs.sort_by_key(|kv| std::cmp::Reverse(field(kv))),
             _ => {}
         }
         let mut more = false;
@@ -329,12 +329,21 @@ impl Model {
         self.path(t, &mut path);
         let mut ops = vec![];
         Self::chosen(t, &path, &mut 0, &mut ops);
-        let live = self.state(self.current);
+        // Keys that exist as each op runs: the state before the txn, changed
+        // by the txn's own earlier deletes and puts.
+        let mut live: BTreeSet<Vec<u8>> = self.state(self.current).into_keys().collect();
         for op in &ops {
-            if let Request::RequestPut(p) = op {
-                if (p.ignore_value || p.ignore_lease) && !live.contains_key(&p.key) {
-                    return Err("key not found".into());
+            match op {
+                Request::RequestPut(p) => {
+                    if (p.ignore_value || p.ignore_lease) && !live.contains(&p.key) {
+                        return Err("key not found".into());
+                    }
+                    live.insert(p.key.clone());
                 }
+                Request::RequestDeleteRange(d) => {
+                    live.retain(|k| !in_range(&d.key, &d.range_end, k));
+                }
+                _ => {}
             }
         }
         for op in &ops {

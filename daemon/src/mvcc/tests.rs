@@ -757,6 +757,42 @@ fn txn_checks_reject_the_whole_txn_before_anything_is_applied() {
     assert!(h.txn(&wide).is_ok());
 }
 
+// Regression: a put keeping the previous value, after an earlier op of the
+// same txn deleted its key (here through a nested from-key delete), passed
+// the checks and then failed while applying, which is fatal for the store.
+// The checks now follow the txn's own deletes and refuse it whole.
+#[test]
+fn keeping_the_value_of_a_key_the_same_txn_deleted_is_refused_whole() {
+    let mut h = H::new();
+    h.put("d", "v");
+    let rev = h.s.current_revision();
+    let keep = |k: &str| {
+        op(Request::RequestPut(PutRequest {
+            ignore_value: true,
+            ..put(k, "")
+        }))
+    };
+    let nested_delete = |from: &str, end: &str| {
+        op(Request::RequestTxn(TxnRequest {
+            success: vec![op(Request::RequestDeleteRange(del(from, end)))],
+            ..Default::default()
+        }))
+    };
+    let t = TxnRequest {
+        success: vec![nested_delete("a", "\0"), keep("d")],
+        ..Default::default()
+    };
+    assert!(matches!(h.txn(&t), Err(MvccError::KeyNotFound)));
+    assert_eq!(h.s.current_revision(), rev);
+    assert_eq!(h.keys(rr("d", "")), vec!["d"]);
+    // A delete that does not reach the key leaves the put valid.
+    let t = TxnRequest {
+        success: vec![nested_delete("a", "c"), keep("d")],
+        ..Default::default()
+    };
+    assert!(h.txn(&t).is_ok());
+}
+
 /// Every key-tree entry, decoded, for checking what compaction left.
 fn history(b: &dyn Backend) -> Vec<(i64, bool, String)> {
     let mut out = Vec::new();

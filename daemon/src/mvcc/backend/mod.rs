@@ -29,6 +29,9 @@ pub use self::sled::{SledBackend, SledOptions};
 use super::schema::Tree;
 use std::fmt::Debug;
 
+/// One (tree, key, value) row of a backend dump.
+pub(crate) type DumpRow = (Tree, Vec<u8>, Vec<u8>);
+
 /// What a backend can fail with. Every variant is fatal to the store.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -155,7 +158,7 @@ pub(crate) mod dump {
     }
 
     /// Every entry of a dump, after checking its framing and checksum.
-    pub(crate) fn read(bytes: &[u8]) -> Result<Vec<(Tree, Vec<u8>, Vec<u8>)>, BackendError> {
+    pub(crate) fn read(bytes: &[u8]) -> Result<Vec<super::DumpRow>, BackendError> {
         let bad = BackendError::BadDump;
         if bytes.len() < MAGIC.len() + 5 || !bytes.starts_with(MAGIC) {
             return Err(bad("missing header"));

@@ -43,6 +43,10 @@ impl Default for SledOptions {
     }
 }
 
+/// How often `open` retries a lock still held by this process's previous
+/// handle (20 ms apart).
+const LOCK_ATTEMPTS: u32 = 100;
+
 #[derive(Debug)]
 pub struct SledBackend {
     db: sled::Db,
@@ -52,11 +56,26 @@ pub struct SledBackend {
 impl SledBackend {
     /// Opens (creating if needed) the database in directory `path`.
     pub fn open(path: &Path, opts: &SledOptions) -> Result<Self, BackendError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(opts.cache_capacity)
-            .flush_every_ms(opts.flush_every_ms)
-            .open()?;
+            .flush_every_ms(opts.flush_every_ms);
+        // sled's background flusher may still hold the file lock for a
+        // moment after the previous handle in this process was dropped;
+        // another process holding it would keep it far longer than this.
+        let mut attempts = 0;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    attempts += 1;
+                    if attempts >= LOCK_ATTEMPTS {
+                        return Err(sled::Error::Io(e).into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
