@@ -1037,7 +1037,7 @@ fn applying_an_entry_twice_is_refused() {
 fn flushes_are_batched_not_per_request() {
     let spy = Spy::new();
     let cfg = StoreConfig {
-        batch_limit: 30,
+        batch_limit: Some(30),
         ..StoreConfig::default()
     };
     let mut s = MvccStore::open(Box::new(spy.clone()), cfg).unwrap();

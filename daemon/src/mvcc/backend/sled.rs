@@ -14,6 +14,11 @@
 //! sled also flushes on its own every `flush_every_ms`; the store adds a
 //! size bound and explicit flushes on top (see the store's commit policy).
 //!
+//! Known hazard (sled 0.34.7): calling `flush` from the writing thread while
+//! atomic batches stream in can deadlock sled's I/O thread pool. The store
+//! therefore leaves routine flushing to sled's own flusher thread; see
+//! `StoreConfig::batch_limit`.
+//!
 //! Callers write from one thread; sled transactions would retry on conflict,
 //! but with a single writer none occur.
 
@@ -22,6 +27,9 @@ use crate::mvcc::schema::Tree;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
+
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Tuning for [`SledBackend::open`].
 #[derive(Debug, Clone)]
@@ -52,11 +60,27 @@ pub struct SledBackend {
 impl SledBackend {
     /// Opens (creating if needed) the database in directory `path`.
     pub fn open(path: &Path, opts: &SledOptions) -> Result<Self, BackendError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(opts.cache_capacity)
-            .flush_every_ms(opts.flush_every_ms)
-            .open()?;
+            .flush_every_ms(opts.flush_every_ms);
+        // sled's background I/O tasks can hold the directory's file lock for
+        // a moment after the last handle is dropped, so reopening in the same
+        // process (restart after a restore, tests) may briefly find it taken.
+        // Wait for it, within reason; a lock held by another process stays an
+        // error.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && waited < LOCK_WAIT =>
+                {
+                    std::thread::sleep(LOCK_POLL);
+                    waited += LOCK_POLL;
+                }
+                other => break other?,
+            }
+        };
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
