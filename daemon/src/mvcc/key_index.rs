@@ -24,6 +24,8 @@ use super::revision::Revision;
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
+type Bounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+
 /// Which keys a request selects, decoded from etcd's `key` and `range_end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRange {
@@ -53,7 +55,7 @@ impl KeyRange {
     }
 
     /// Map bounds, or `None` when the range is empty.
-    fn bounds(&self) -> Option<(Bound<&[u8]>, Bound<&[u8]>)> {
+    fn bounds(&self) -> Option<Bounds<'_>> {
         match self {
             KeyRange::Single(s) => Some((Bound::Included(s), Bound::Included(s))),
             KeyRange::From(s) => Some((Bound::Included(s), Bound::Unbounded)),
@@ -241,7 +243,7 @@ fn visible(gens: &[Generation], at: i64) -> Option<Visible> {
 fn kept(gens: &[Generation], at: i64) -> Option<Revision> {
     let g = gens
         .iter()
-        .find(|g| !g.tombstone.is_some_and(|t| t.main <= at))?;
+        .find(|g| g.tombstone.is_none_or(|t| t.main > at))?;
     g.puts.iter().rev().find(|r| r.main <= at).copied()
 }
 

@@ -229,9 +229,21 @@ pub(crate) fn check_txn(
     path: &[bool],
     leases: Option<&dyn LeaseCheck>,
 ) -> Result<(), MvccError> {
+    // Deletes met so far, in apply order. A from-key delete passes the
+    // duplicate check (see `validate.rs`) yet can remove the key a later
+    // `ignore_value` put needs; etcd 3.5 crashes the member on such a txn.
+    // cairn refuses it here, before anything is written.
+    let mut deleted: Vec<KeyRange> = Vec::new();
     walk_chosen(t, path, &mut 0, &mut |op| match op {
+        Request::RequestDeleteRange(d) => {
+            deleted.push(KeyRange::new(&d.key, &d.range_end));
+            Ok(())
+        }
         Request::RequestPut(p) => {
-            if (p.ignore_value || p.ignore_lease) && view.get(&p.key)?.is_none() {
+            let needs_key = p.ignore_value || p.ignore_lease;
+            if needs_key
+                && (view.get(&p.key)?.is_none() || deleted.iter().any(|r| r.contains(&p.key)))
+            {
                 return Err(MvccError::KeyNotFound);
             }
             if p.lease != 0 && leases.is_some_and(|l| !l.lease_exists(p.lease)) {
