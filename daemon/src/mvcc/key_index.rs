@@ -24,8 +24,7 @@ use super::revision::Revision;
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
-/// Lower and upper bounds of a key range, borrowed from its request.
-type ByteBounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+type Bounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
 /// Which keys a request selects, decoded from etcd's `key` and `range_end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +55,7 @@ impl KeyRange {
     }
 
     /// Map bounds, or `None` when the range is empty.
-    fn bounds(&self) -> Option<ByteBounds<'_>> {
+    fn bounds(&self) -> Option<Bounds<'_>> {
         match self {
             KeyRange::Single(s) => Some((Bound::Included(s), Bound::Included(s))),
             KeyRange::From(s) => Some((Bound::Included(s), Bound::Unbounded)),

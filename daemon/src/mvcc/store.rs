@@ -24,8 +24,9 @@
 //! Writes are visible to reads as soon as the method returns. They become
 //! durable in groups, never one request at a time: sled flushes on its own
 //! every `flush_every_ms` (cairn's default 100 ms, like etcd's batch
-//! interval), the store flushes when `batch_limit` backend writes (default
-//! 10 000, like etcd's batch limit) have piled up, and
+//! interval); the store can also flush once `batch_limit` backend writes
+//! have piled up (etcd's batch limit is 10 000; off by default because of a
+//! sled deadlock, see [`StoreConfig::batch_limit`]); and
 //! [`MvccStore::force_commit`] flushes at once (shutdown, before a
 //! snapshot). Losing unflushed writes in a crash is fine: they are in the
 //! WAL and are replayed.
@@ -71,8 +72,14 @@ pub struct EntryId {
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Backend writes after which the store flushes without waiting for
-    /// sled's interval.
-    pub batch_limit: usize,
+    /// sled's interval (`None`: only the interval and `force_commit`).
+    ///
+    /// Off by default: with sled 0.34, flushing from the applying thread
+    /// while atomic batches stream in can deadlock sled's I/O thread pool
+    /// (a segment truncation queued behind I/O tasks that wait on the lock
+    /// the flushing thread holds). Seen in half of our runs of ~150k pegged
+    /// batches with a flush every 3 333; never with sled's own flusher alone.
+    pub batch_limit: Option<usize>,
     /// Revisions removed per backend batch while compacting.
     pub compaction_batch_limit: usize,
 }
@@ -80,7 +87,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            batch_limit: 10_000,
+            batch_limit: None,
             compaction_batch_limit: 1_000,
         }
     }
@@ -402,7 +409,7 @@ impl MvccStore {
     fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), MvccError> {
         self.backend.write(batch)?;
         self.uncommitted += batch.len();
-        if self.uncommitted >= self.cfg.batch_limit {
+        if self.cfg.batch_limit.is_some_and(|l| self.uncommitted >= l) {
             self.force_commit()?;
         }
         Ok(())

@@ -27,7 +27,6 @@ use cairn_proto::etcdserverpb::{
 };
 use cairn_proto::mvccpb::{Event, KeyValue, event::EventType};
 use prost::Message;
-use std::collections::HashSet;
 
 pub(crate) struct WriteTxn<'a> {
     index: &'a mut KeyIndex,
@@ -230,32 +229,26 @@ pub(crate) fn check_txn(
     path: &[bool],
     leases: Option<&dyn LeaseCheck>,
 ) -> Result<(), MvccError> {
-    // A put that keeps the previous value or lease needs the key to exist
-    // when the put runs, which earlier ops of the same txn can change: track
-    // what they delete and put, in apply order. (etcd checks only the state
-    // before the txn and panics when a delete earlier in the txn removed the
-    // key; refusing the whole txn up front is the safe answer.)
+    // Deletes met so far, in apply order. A from-key delete passes the
+    // duplicate check (see `validate.rs`) yet can remove the key a later
+    // `ignore_value` put needs; etcd 3.5 crashes the member on such a txn.
+    // cairn refuses it here, before anything is written.
     let mut deleted: Vec<KeyRange> = Vec::new();
-    let mut put_keys: HashSet<Vec<u8>> = HashSet::new();
     walk_chosen(t, path, &mut 0, &mut |op| match op {
+        Request::RequestDeleteRange(d) => {
+            deleted.push(KeyRange::new(&d.key, &d.range_end));
+            Ok(())
+        }
         Request::RequestPut(p) => {
-            if p.ignore_value || p.ignore_lease {
-                let present = put_keys.contains(&p.key)
-                    || (!deleted.iter().any(|d| d.contains(&p.key)) && view.get(&p.key)?.is_some());
-                if !present {
-                    return Err(MvccError::KeyNotFound);
-                }
+            let needs_key = p.ignore_value || p.ignore_lease;
+            if needs_key
+                && (view.get(&p.key)?.is_none() || deleted.iter().any(|r| r.contains(&p.key)))
+            {
+                return Err(MvccError::KeyNotFound);
             }
             if p.lease != 0 && leases.is_some_and(|l| !l.lease_exists(p.lease)) {
                 return Err(MvccError::LeaseNotFound);
             }
-            put_keys.insert(p.key.clone());
-            Ok(())
-        }
-        Request::RequestDeleteRange(d) => {
-            let range = KeyRange::new(&d.key, &d.range_end);
-            put_keys.retain(|k| !range.contains(k));
-            deleted.push(range);
             Ok(())
         }
         _ => Ok(()),

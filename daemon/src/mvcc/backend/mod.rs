@@ -29,9 +29,6 @@ pub use self::sled::{SledBackend, SledOptions};
 use super::schema::Tree;
 use std::fmt::Debug;
 
-/// One (tree, key, value) row of a backend dump.
-pub(crate) type DumpRow = (Tree, Vec<u8>, Vec<u8>);
-
 /// What a backend can fail with. Every variant is fatal to the store.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -137,6 +134,9 @@ pub(crate) mod dump {
     use super::{Backend, BackendError, Tree};
 
     const MAGIC: &[u8] = b"CAIRNDB1";
+
+    /// One entry of a dump: tree, key, value.
+    pub(crate) type Entry = (Tree, Vec<u8>, Vec<u8>);
     const END: u8 = 0xFF;
 
     pub(crate) fn write<B: Backend + ?Sized>(b: &B) -> Result<Vec<u8>, BackendError> {
@@ -158,7 +158,7 @@ pub(crate) mod dump {
     }
 
     /// Every entry of a dump, after checking its framing and checksum.
-    pub(crate) fn read(bytes: &[u8]) -> Result<Vec<super::DumpRow>, BackendError> {
+    pub(crate) fn read(bytes: &[u8]) -> Result<Vec<Entry>, BackendError> {
         let bad = BackendError::BadDump;
         if bytes.len() < MAGIC.len() + 5 || !bytes.starts_with(MAGIC) {
             return Err(bad("missing header"));

@@ -14,6 +14,11 @@
 //! sled also flushes on its own every `flush_every_ms`; the store adds a
 //! size bound and explicit flushes on top (see the store's commit policy).
 //!
+//! Known hazard (sled 0.34.7): calling `flush` from the writing thread while
+//! atomic batches stream in can deadlock sled's I/O thread pool. The store
+//! therefore leaves routine flushing to sled's own flusher thread; see
+//! `StoreConfig::batch_limit`.
+//!
 //! Callers write from one thread; sled transactions would retry on conflict,
 //! but with a single writer none occur.
 
@@ -22,6 +27,9 @@ use crate::mvcc::schema::Tree;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
+
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Tuning for [`SledBackend::open`].
 #[derive(Debug, Clone)]
@@ -43,10 +51,6 @@ impl Default for SledOptions {
     }
 }
 
-/// How often `open` retries a lock still held by this process's previous
-/// handle (20 ms apart).
-const LOCK_ATTEMPTS: u32 = 100;
-
 #[derive(Debug)]
 pub struct SledBackend {
     db: sled::Db,
@@ -60,18 +64,19 @@ impl SledBackend {
             .path(path)
             .cache_capacity(opts.cache_capacity)
             .flush_every_ms(opts.flush_every_ms);
-        // sled's background flusher may still hold the file lock for a
-        // moment after the previous handle in this process was dropped;
-        // another process holding it would keep it far longer than this.
-        let mut attempts = 0;
+        // sled's background I/O tasks can hold the directory's file lock for
+        // a moment after the last handle is dropped, so reopening in the same
+        // process (restart after a restore, tests) may briefly find it taken.
+        // Wait for it, within reason; a lock held by another process stays an
+        // error.
+        let mut waited = std::time::Duration::ZERO;
         let db = loop {
             match config.open() {
-                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                    attempts += 1;
-                    if attempts >= LOCK_ATTEMPTS {
-                        return Err(sled::Error::Io(e).into());
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && waited < LOCK_WAIT =>
+                {
+                    std::thread::sleep(LOCK_POLL);
+                    waited += LOCK_POLL;
                 }
                 other => break other?,
             }
