@@ -28,90 +28,63 @@
 //! [`FILE_DESCRIPTOR_SET`] holds the encoded descriptors of all of the above,
 //! for gRPC server reflection.
 
-/// `mvccpb`: keys, values and watch events.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery
-)]
-pub mod mvccpb {
-    include!(concat!(env!("OUT_DIR"), "/mvccpb.rs"));
+/// Declares a module holding one generated file. Generated code follows
+/// prost's and tonic's conventions, not our lints, so they are relaxed here
+/// and only here.
+macro_rules! generated {
+    ($(#[$doc:meta])* $name:ident, $file:literal) => {
+        $(#[$doc])*
+        #[allow(
+            missing_docs,
+            missing_debug_implementations,
+            unreachable_pub,
+            rust_2018_idioms,
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery
+        )]
+        pub mod $name {
+            include!(concat!(env!("OUT_DIR"), "/", $file));
+        }
+    };
 }
 
-/// `authpb`: users, roles and permissions.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery
-)]
-pub mod authpb {
-    include!(concat!(env!("OUT_DIR"), "/authpb.rs"));
-}
+generated!(
+    /// `mvccpb`: keys, values and watch events.
+    mvccpb,
+    "mvccpb.rs"
+);
 
-/// `etcdserverpb`: the KV, Watch, Lease, Cluster, Maintenance and Auth
-/// services and their messages.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery
-)]
-pub mod etcdserverpb {
-    include!(concat!(env!("OUT_DIR"), "/etcdserverpb.rs"));
-}
+generated!(
+    /// `authpb`: users, roles and permissions.
+    authpb,
+    "authpb.rs"
+);
 
-/// `v3lockpb`: the Lock service.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery
-)]
-pub mod v3lockpb {
-    include!(concat!(env!("OUT_DIR"), "/v3lockpb.rs"));
-}
+generated!(
+    /// `etcdserverpb`: the KV, Watch, Lease, Cluster, Maintenance and Auth
+    /// services and their messages.
+    etcdserverpb,
+    "etcdserverpb.rs"
+);
 
-/// `v3electionpb`: the Election service.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery
-)]
-pub mod v3electionpb {
-    include!(concat!(env!("OUT_DIR"), "/v3electionpb.rs"));
-}
+generated!(
+    /// `v3lockpb`: the Lock service.
+    v3lockpb,
+    "v3lockpb.rs"
+);
 
-/// `cairn.peer.v1`: raft transport between the members of a cairn cluster.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery
-)]
-pub mod peer {
-    include!(concat!(env!("OUT_DIR"), "/cairn.peer.v1.rs"));
-}
+generated!(
+    /// `v3electionpb`: the Election service.
+    v3electionpb,
+    "v3electionpb.rs"
+);
+
+generated!(
+    /// `cairn.peer.v1`: raft transport between the members of a cairn cluster.
+    peer,
+    "cairn.peer.v1.rs"
+);
 
 /// Encoded `google.protobuf.FileDescriptorSet` of every `.proto` file in this
 /// crate (with their comments), for gRPC server reflection.

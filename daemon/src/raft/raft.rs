@@ -938,19 +938,10 @@ impl<S: Storage> Raft<S> {
         match m.msg_type {
             MessageType::Propose => Err(Error::ProposalDropped),
             MessageType::ReadIndex => Err(Error::ProposalDropped),
-            MessageType::Append => {
+            MessageType::Append | MessageType::Heartbeat | MessageType::Snapshot => {
+                // Someone won this term: follow it.
                 self.become_follower(m.term, m.from);
-                self.handle_append_entries(m);
-                Ok(())
-            }
-            MessageType::Heartbeat => {
-                self.become_follower(m.term, m.from);
-                self.handle_heartbeat(m);
-                Ok(())
-            }
-            MessageType::Snapshot => {
-                self.become_follower(m.term, m.from);
-                self.handle_snapshot(m);
+                self.handle_from_leader(m);
                 Ok(())
             }
             t if t == my_vote_resp => {
@@ -986,22 +977,10 @@ impl<S: Storage> Raft<S> {
                 self.send(m);
                 Ok(())
             }
-            MessageType::Append => {
+            MessageType::Append | MessageType::Heartbeat | MessageType::Snapshot => {
                 self.election_elapsed = 0;
                 self.lead = m.from;
-                self.handle_append_entries(m);
-                Ok(())
-            }
-            MessageType::Heartbeat => {
-                self.election_elapsed = 0;
-                self.lead = m.from;
-                self.handle_heartbeat(m);
-                Ok(())
-            }
-            MessageType::Snapshot => {
-                self.election_elapsed = 0;
-                self.lead = m.from;
-                self.handle_snapshot(m);
+                self.handle_from_leader(m);
                 Ok(())
             }
             MessageType::TimeoutNow => {
@@ -1020,6 +999,17 @@ impl<S: Storage> Raft<S> {
                 Ok(())
             }
             _ => Ok(()),
+        }
+    }
+
+    /// A follower's handling of its leader's appends, heartbeats and
+    /// snapshots.
+    fn handle_from_leader(&mut self, m: Message) {
+        match m.msg_type {
+            MessageType::Append => self.handle_append_entries(m),
+            MessageType::Heartbeat => self.handle_heartbeat(m),
+            MessageType::Snapshot => self.handle_snapshot(m),
+            other => unreachable!("{other:?} is not a leader's message"),
         }
     }
 
