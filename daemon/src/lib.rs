@@ -7,6 +7,7 @@
 //! codemap.
 
 pub mod config;
+pub mod etcd_error; // etcd's client-facing errors: the one table of gRPC codes and messages
 pub mod mvcc; // the MVCC key-value store on sled that committed entries are applied to
 pub mod peer;
 pub mod raft;
