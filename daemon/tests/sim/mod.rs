@@ -542,9 +542,7 @@ impl World {
             let Some(raw) = self.nodes.get_mut(&to).and_then(|n| n.raw.as_mut()) else {
                 continue;
             };
-            let (t, from) = (m.msg_type, m.from);
             let _ = raw.step(m);
-            let _ = (t, from);
             self.process(to)?;
         }
         Ok(())
@@ -777,11 +775,10 @@ impl World {
 
     fn check_round(&mut self) -> Check {
         for id in self.live() {
-            let (state, term, commit, last) = {
+            let (state, term, commit) = {
                 let r = &self.nodes[&id].raw.as_ref().expect("live").raft;
-                (r.state, r.term, r.log.committed, r.log.last_index())
+                (r.state, r.term, r.log.committed)
             };
-            let _ = last;
             let node = self.nodes.get_mut(&id).expect("node");
             if term < node.seen_term {
                 return fail(
@@ -1256,19 +1253,23 @@ impl World {
     }
 }
 
+impl World {
+    /// The whole life of a seed: the fault phase (after the first leader has
+    /// had time to emerge), then healing and the liveness check.
+    fn play(&mut self) -> Check {
+        while self.round < self.cfg.fault_rounds {
+            self.round_once(self.round > 30)?;
+        }
+        self.heal();
+        self.check_liveness()
+    }
+}
+
 /// Runs one seed: faults, then healing and the liveness check.
 pub fn run(cfg: SimConfig) -> Result<Stats, Violation> {
     let seed = cfg.seed;
-    let fault_rounds = cfg.fault_rounds;
     let mut w = World::new(cfg);
-    let result = (|| {
-        // Let the first leader emerge before the faults start.
-        while w.round < fault_rounds {
-            w.round_once(w.round > 30)?;
-        }
-        w.heal();
-        w.check_liveness()
-    })();
+    let result = w.play();
     w.stats.rounds = w.round;
     match result {
         Ok(()) => Ok(w.stats),
@@ -1283,15 +1284,8 @@ pub fn run(cfg: SimConfig) -> Result<Stats, Violation> {
 
 /// The full trace of a seed, for the determinism check.
 pub fn trace_of(cfg: SimConfig) -> String {
-    let fault_rounds = cfg.fault_rounds;
     let mut w = World::new(cfg);
-    let _ = (|| {
-        while w.round < fault_rounds {
-            w.round_once(w.round > 30)?;
-        }
-        w.heal();
-        w.check_liveness()
-    })();
+    let _ = w.play();
     w.trace
 }
 
