@@ -15,6 +15,7 @@ const PROTO_FILES: &[&str] = &[
     "v3lockpb/v3lock.proto",
     "v3electionpb/v3election.proto",
     "cairn/peer/v1/peer.proto",
+    "cairn/internal/v1/request.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

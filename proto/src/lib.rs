@@ -86,6 +86,22 @@ generated!(
     "cairn.peer.v1.rs"
 );
 
+/// `cairn.internal.v1`: the request envelope stored in raft entries. It
+/// refers to etcd's messages, so it sits at the depth its package name
+/// implies (`cairn::internal::v1`) for the generated `super::` paths to
+/// reach [`etcdserverpb`]; [`internal`] is the short name.
+pub mod cairn {
+    /// See [`crate::internal`].
+    pub mod internal {
+        generated!(
+            /// See [`crate::internal`].
+            v1,
+            "cairn.internal.v1.rs"
+        );
+    }
+}
+pub use cairn::internal::v1 as internal;
+
 /// Encoded `google.protobuf.FileDescriptorSet` of every `.proto` file in this
 /// crate (with their comments), for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
