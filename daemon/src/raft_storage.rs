@@ -34,7 +34,7 @@ use bytes::Bytes;
 
 use crate::raft::{
     ConfState, Entry, HardState, MemStorage, NodeId, Snapshot, SnapshotMetadata, Storage,
-    StorageError, bootstrap_entries,
+    StorageError, bootstrap_entries, bootstrap_entries_with_context,
 };
 use crate::snap::{self, Snapshotter};
 use crate::wal::{self, Histogram, Metadata, OpenReport, SnapshotMarker, Wal, WalOptions};
@@ -68,6 +68,9 @@ pub enum Bootstrap {
     /// per initial voter (see [`bootstrap_entries`]) and the membership is
     /// known from the start.
     NewCluster { voters: Vec<NodeId> },
+    /// The same, each AddNode entry carrying a context (the server's
+    /// encoded member record), one per voter in order.
+    NewClusterWithContext { members: Vec<(NodeId, Bytes)> },
     /// Joining an existing cluster: an empty log and no membership; the
     /// leader sends entries or a snapshot.
     Join,
@@ -156,6 +159,10 @@ impl DiskStorage {
             Bootstrap::NewCluster { voters } => {
                 let log = bootstrap_entries(&voters);
                 (voters, log)
+            }
+            Bootstrap::NewClusterWithContext { members } => {
+                let log = bootstrap_entries_with_context(&members);
+                (members.into_iter().map(|(id, _)| id).collect(), log)
             }
             Bootstrap::Join => (Vec::new(), (Vec::new(), HardState::default())),
         };

@@ -98,6 +98,7 @@ pub use storage::{MemStorage, Storage, StorageError};
 pub use types::{
     ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, NONE,
     NodeId, ReadState, Snapshot, SnapshotMetadata, SoftState, StateRole, bootstrap_entries,
+    bootstrap_entries_with_context,
 };
 
 /// Why the core refused a request.

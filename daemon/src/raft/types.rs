@@ -249,17 +249,25 @@ pub struct ReadState {
 /// The first entries and hard state of a new cluster's log: an AddNode conf
 /// change per initial voter, all committed at term 1.
 pub fn bootstrap_entries(voters: &[NodeId]) -> (Vec<Entry>, HardState) {
-    let entries: Vec<Entry> = voters
+    let members: Vec<(NodeId, Bytes)> = voters.iter().map(|id| (*id, Bytes::new())).collect();
+    bootstrap_entries_with_context(&members)
+}
+
+/// Like [`bootstrap_entries`], with each AddNode change carrying the given
+/// context (the server puts the encoded member record there, so every
+/// member learns the founders' names and addresses from the log itself).
+pub fn bootstrap_entries_with_context(members: &[(NodeId, Bytes)]) -> (Vec<Entry>, HardState) {
+    let entries: Vec<Entry> = members
         .iter()
         .enumerate()
-        .map(|(i, id)| Entry {
+        .map(|(i, (id, context))| Entry {
             term: 1,
             index: i as u64 + 1,
             entry_type: EntryType::ConfChange,
             data: ConfChange {
                 change_type: ConfChangeType::AddNode,
                 node_id: *id,
-                context: Bytes::new(),
+                context: context.clone(),
             }
             .encode(),
         })
