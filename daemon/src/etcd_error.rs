@@ -9,6 +9,7 @@
 
 use tonic::Code;
 
+use crate::lease::LeaseError;
 use crate::mvcc::MvccError;
 
 /// An error as etcd names it on the wire.
@@ -209,7 +210,22 @@ impl From<&MvccError> for EtcdError {
             MvccError::KeyNotFound => EtcdError::KeyNotFound,
             MvccError::LeaseNotFound => EtcdError::LeaseNotFound,
             MvccError::InvalidSortOption => EtcdError::InvalidSortOption,
+            MvccError::LeaseExist => EtcdError::LeaseExist,
+            MvccError::LeaseTtlTooLarge => EtcdError::LeaseTtlTooLarge,
             MvccError::Backend(_) | MvccError::Corrupt { .. } => EtcdError::Stopped,
+        }
+    }
+}
+
+impl From<LeaseError> for EtcdError {
+    /// `Expired` reads as not found: that is what the client sees once the
+    /// revoke already on its way is applied.
+    fn from(e: LeaseError) -> EtcdError {
+        match e {
+            LeaseError::NotFound | LeaseError::Expired => EtcdError::LeaseNotFound,
+            LeaseError::Exists => EtcdError::LeaseExist,
+            LeaseError::TtlTooLarge => EtcdError::LeaseTtlTooLarge,
+            LeaseError::NotLeader => EtcdError::NotLeader,
         }
     }
 }
@@ -245,6 +261,8 @@ mod tests {
             MvccError::KeyNotFound,
             MvccError::LeaseNotFound,
             MvccError::InvalidSortOption,
+            MvccError::LeaseExist,
+            MvccError::LeaseTtlTooLarge,
         ] {
             let status = tonic::Status::from(EtcdError::from(&e));
             assert!(

@@ -49,6 +49,12 @@ pub enum MvccError {
     /// Fatal: the backend holds bytes this code did not write.
     #[error("corrupt store: {what}")]
     Corrupt { what: &'static str },
+    /// etcd: "etcdserver: lease already exists"
+    #[error("lease already exists")]
+    LeaseExist,
+    /// etcd: "etcdserver: too large lease TTL"
+    #[error("too large lease TTL")]
+    LeaseTtlTooLarge,
 }
 
 impl MvccError {

@@ -18,7 +18,11 @@ pub enum Tree {
     Key,
     /// Bookkeeping values, keyed by the `META_*` constants below.
     Meta,
-    /// Leases, owned by the lease module (not written yet).
+    /// Leases: the lease id as an `i64`, big-endian, to 16 bytes: the
+    /// granted TTL in seconds, then the remaining TTL a checkpoint recorded
+    /// (0: none), each an `i64`, big-endian (see [`encode_lease`]). Written
+    /// by `store/lease.rs`; the attached keys are not stored here, they are
+    /// the live keys whose KeyValue names the lease.
     Lease,
     /// Cluster members, owned by the membership code (not written yet).
     Members,
@@ -112,6 +116,24 @@ pub fn decode_i64(b: &[u8]) -> Option<i64> {
     Some(i64::from_be_bytes(b.try_into().ok()?))
 }
 
+/// Encodes a `lease`-tree value: granted TTL, then remaining TTL (0 when no
+/// checkpoint recorded one), each an `i64`, big-endian.
+pub fn encode_lease(ttl: i64, remaining_ttl: i64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&ttl.to_be_bytes());
+    v.extend_from_slice(&remaining_ttl.to_be_bytes());
+    v
+}
+
+/// Decodes a `lease`-tree value into `(ttl, remaining_ttl)`; `None` if it is
+/// not 16 bytes.
+pub fn decode_lease(b: &[u8]) -> Option<(i64, i64)> {
+    if b.len() != 16 {
+        return None;
+    }
+    Some((decode_i64(&b[..8])?, decode_i64(&b[8..])?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +156,7 @@ mod tests {
         assert_eq!(decode_u64(&encode_u64(u64::MAX)), Some(u64::MAX));
         assert_eq!(decode_i64(&encode_i64(-7)), Some(-7));
         assert_eq!(decode_u64(b"short"), None);
+        assert_eq!(decode_lease(&encode_lease(60, 17)), Some((60, 17)));
+        assert_eq!(decode_lease(&encode_i64(60)), None);
     }
 }

@@ -34,6 +34,8 @@
 //! Invariants: `compacted <= current`; `current` only grows; reads below
 //! `compacted` fail; each raft entry is applied once.
 
+pub mod history; // reading the event history between two revisions, for watches
+
 use super::MvccError;
 use super::backend::{Backend, BackendSize, WriteBatch};
 use super::key_index::KeyIndex;
@@ -49,6 +51,9 @@ use cairn_proto::etcdserverpb::{
 use cairn_proto::mvccpb::{Event, KeyValue};
 use prost::Message;
 use std::collections::HashSet;
+
+pub mod lease; // LeaseGrant/LeaseRevoke applies and the lessor's rebuild reads
+mod members; // member records for MemberList
 
 /// Answers whether a lease exists. The lease module implements it; the store
 /// only asks, so the two modules do not depend on each other.
@@ -391,6 +396,18 @@ impl MvccStore {
             at.index
         );
         self.commit_entry(at, WriteBatch::new())
+    }
+
+    /// Applies raft entry `at` whose effects are `batch` (writes outside the
+    /// key-value history: members, leases, alarms), atomically with the
+    /// entry's position.
+    fn apply_raw(&mut self, at: EntryId, batch: WriteBatch) -> Result<(), MvccError> {
+        assert!(
+            !self.is_applied(at.index),
+            "raft entry {} applied twice",
+            at.index
+        );
+        self.commit_entry(at, batch)
     }
 
     /// Writes `batch` plus the entry's position, atomically.
