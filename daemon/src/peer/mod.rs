@@ -1,9 +1,11 @@
 //! Talking to the other members of the cluster: the `cairn.peer.v1`
-//! protocol. So far this holds the translation between the consensus core's
-//! plain types and their wire form; the transport (streams, reconnection,
-//! snapshot chunks) arrives with the server.
+//! protocol. `convert` translates between the consensus core's plain types
+//! and their wire form; `transport` moves them: one batched gRPC stream per
+//! peer, reconnection with backoff, snapshots in chunks, and refusal of
+//! members of another cluster.
 //!
 //! Must never: hand the consensus core a message it could not have produced
 //! itself. Decoding rejects unknown enum values instead of guessing.
 
 pub mod convert;
+pub mod transport;
