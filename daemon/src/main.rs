@@ -1,12 +1,11 @@
 //! The `cairn` binary: glue only. It parses and resolves the configuration
-//! (`cairn::config`), prints it, and stops there: the server that would run
-//! with it is not built yet, and the binary says so rather than pretend to
-//! serve.
+//! (`cairn::config`), sets up logging and the tokio runtime, runs the server
+//! (`cairn::server`) and stops it cleanly on SIGINT or SIGTERM.
 
 use std::process::ExitCode;
 
-use anyhow::bail;
-use cairn::config::{self, Flags};
+use cairn::config::{self, Flags, LogLevel};
+use cairn::server::Server;
 
 /// The etcd API version cairn speaks.
 const ETCD_API_VERSION: &str = "3.5";
@@ -38,16 +37,59 @@ fn run(flags: &Flags) -> anyhow::Result<()> {
         }
     }
     let server_config = config::load(flags)?;
-    // Until the server can tell a restart from its data dir apart from a
-    // bootstrap, every start is a bootstrap.
-    server_config.verify_bootstrap()?;
-    eprintln!("cairn: resolved configuration:");
-    for line in server_config.to_string().lines() {
-        eprintln!("  {line}");
+    if flags.print_config {
+        server_config.verify_bootstrap()?;
+        println!("cairn: resolved configuration:");
+        for line in server_config.to_string().lines() {
+            println!("  {line}");
+        }
+        return Ok(());
     }
-    bail!(
-        "the server is not built yet (cairn {} resolves its configuration and holds the consensus \
-         core only)",
-        env!("CARGO_PKG_VERSION")
-    )
+    init_logging(server_config.log_level);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        etcd_api = ETCD_API_VERSION,
+        "starting cairn"
+    );
+    for line in server_config.to_string().lines() {
+        tracing::info!("config: {line}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cairn-io")
+        .build()?;
+    runtime.block_on(async {
+        let server = Server::start(&server_config).await?;
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        server.shutdown().await
+    })
+}
+
+/// Logs to stderr at the configured level (`RUST_LOG` overrides it).
+fn init_logging(level: LogLevel) {
+    let default = match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error | LogLevel::Panic | LogLevel::Fatal => "error",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+/// Returns on SIGINT or SIGTERM.
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }

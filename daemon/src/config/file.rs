@@ -108,6 +108,7 @@ impl FileConfig {
         ));
         Flags {
             version: false,
+            print_config: false,
             config_file: Some(path),
             name: text_or(self.name, defaults::NAME),
             data_dir: non_empty(self.data_dir),

@@ -63,6 +63,11 @@ pub struct Flags {
     #[arg(long, action = ArgAction::SetTrue)]
     pub version: bool,
 
+    /// cairn only: resolve the configuration (flags, ETCD_* variables or the config file), run
+    /// the checks made before bootstrapping, print the result and exit without serving.
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub print_config: bool,
+
     /// Path to a YAML configuration file with the same keys as these flags. When it is given,
     /// every other flag and ETCD_* variable is ignored.
     #[arg(long, env = "ETCD_CONFIG_FILE", value_name = "PATH", value_parser = any_path)]

@@ -1,0 +1,131 @@
+//! etcd's KV service: Range, Put, DeleteRange, Txn, Compact.
+//!
+//! Owns: checking a request before it is proposed (the checks that depend
+//! on this member's configuration happen here and only here), choosing
+//! between a linearizable and a serializable read, and wrapping writes in
+//! the `cairn.internal.v1.Request` envelope. Must never: change the store
+//! itself — every write goes through raft.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_proto::etcdserverpb::kv_server::Kv;
+use cairn_proto::etcdserverpb::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+};
+use cairn_proto::internal::{Request as Envelope, request::Op};
+use prost::Message as _;
+use tonic::{Request, Response, Status};
+
+use super::node::fill_header;
+use super::read::Reads;
+use super::state::{Outcome, Shared};
+use crate::etcd_error::EtcdError;
+use crate::mvcc::{
+    MvccError, check_request_size, validate_delete, validate_put, validate_range, validate_txn,
+};
+
+/// Serves the KV service of one member.
+#[derive(Debug, Clone)]
+pub struct KvService {
+    shared: Arc<Shared>,
+    reads: Reads,
+}
+
+impl KvService {
+    pub fn new(shared: Arc<Shared>, reads: Reads) -> KvService {
+        KvService { shared, reads }
+    }
+}
+
+fn mvcc_status(e: &MvccError) -> Status {
+    EtcdError::from(e).into()
+}
+
+/// Wraps `op` in an envelope, checks its size and proposes it.
+pub async fn propose(shared: &Shared, op: Op) -> Result<Outcome, Status> {
+    let id = shared.next_id() as u64;
+    let data = Envelope { id, op: Some(op) }.encode_to_vec();
+    check_request_size(data.len(), &shared.limits.request).map_err(|e| mvcc_status(&e))?;
+    Ok(shared.propose(id, Bytes::from(data)).await?)
+}
+
+/// The outcome of a proposal that can only have one shape.
+fn unexpected(outcome: &Outcome) -> Status {
+    Status::internal(format!("unexpected outcome {outcome:?}"))
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn range(
+        &self,
+        request: Request<RangeRequest>,
+    ) -> Result<Response<RangeResponse>, Status> {
+        let r = request.into_inner();
+        validate_range(&r).map_err(|e| mvcc_status(&e))?;
+        if !r.serializable {
+            self.reads.linearizable().await?;
+        }
+        let mut resp = self
+            .shared
+            .read_store()
+            .range(&r)
+            .map_err(|e| mvcc_status(&e))?;
+        fill_header(&self.shared, &mut resp.header);
+        Ok(Response::new(resp))
+    }
+
+    async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let r = request.into_inner();
+        validate_put(&r).map_err(|e| mvcc_status(&e))?;
+        match propose(&self.shared, Op::Put(r)).await? {
+            Outcome::Put(mut resp) => {
+                fill_header(&self.shared, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn delete_range(
+        &self,
+        request: Request<DeleteRangeRequest>,
+    ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let r = request.into_inner();
+        validate_delete(&r).map_err(|e| mvcc_status(&e))?;
+        match propose(&self.shared, Op::DeleteRange(r)).await? {
+            Outcome::DeleteRange(mut resp) => {
+                fill_header(&self.shared, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let r = request.into_inner();
+        validate_txn(&r, &self.shared.limits.request).map_err(|e| mvcc_status(&e))?;
+        match propose(&self.shared, Op::Txn(r)).await? {
+            Outcome::Txn(mut resp) => {
+                fill_header(&self.shared, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn compact(
+        &self,
+        request: Request<CompactionRequest>,
+    ) -> Result<Response<CompactionResponse>, Status> {
+        let r = request.into_inner();
+        match propose(&self.shared, Op::Compaction(r)).await? {
+            Outcome::Compaction(mut resp) => {
+                fill_header(&self.shared, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The server's side of leases: [`ServerLeases`] implements the Lease
+//! service's [`LeaseApi`] over raft and the shared lessor, and
+//! [`expiry_loop`] revokes expired leases while this member leads.
+//!
+//! Owns: fixing a new lease's id and TTL before proposing it (so every
+//! member applies the same values), answering renewals and remaining TTLs
+//! on the leader, and forwarding them to the leader from a follower. Must
+//! never: expire a lease except through a raft proposal, or expire one from
+//! a member that is not the leader.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn_proto::etcdserverpb::lease_client::LeaseClient;
+use cairn_proto::etcdserverpb::{
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseLeasesResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
+    LeaseTimeToLiveResponse, ResponseHeader,
+};
+use cairn_proto::internal::request::Op;
+use tokio::sync::watch;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+
+use super::kv::propose;
+use super::node::fill_header;
+use super::state::{Outcome, Shared};
+use crate::etcd_error::EtcdError;
+use crate::lease::{LeaseApi, LeaseError};
+
+/// Expired leases revoked per round, as etcd does.
+const REVOKES_PER_ROUND: usize = 500;
+/// How often the leader looks for expired leases.
+const EXPIRY_CHECK: Duration = Duration::from_millis(500);
+
+/// [`LeaseApi`] for one member.
+#[derive(Debug)]
+pub struct ServerLeases {
+    shared: Arc<Shared>,
+    /// Connections to leaders' client URLs, for forwarding.
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl ServerLeases {
+    pub fn new(shared: Arc<Shared>) -> ServerLeases {
+        ServerLeases {
+            shared,
+            channels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A client for the current leader's client URL.
+    fn leader_client(&self) -> Result<LeaseClient<Channel>, Status> {
+        let leader = self.shared.raft.leader.load(Ordering::Relaxed);
+        if leader == 0 {
+            return Err(EtcdError::NoLeader.into());
+        }
+        let url = self
+            .shared
+            .read_store()
+            .members()
+            .map_err(|e| Status::from(EtcdError::from(&e)))?
+            .into_iter()
+            .find(|m| m.id == leader)
+            .and_then(|m| m.client_ur_ls.into_iter().next())
+            .ok_or_else(|| Status::from(EtcdError::NoLeader))?;
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let channel = match channels.get(&url) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Endpoint::from_shared(url.clone())
+                    .map_err(|e| Status::internal(format!("leader URL {url}: {e}")))?
+                    .connect_timeout(Duration::from_secs(1))
+                    .connect_lazy();
+                channels.insert(url, c.clone());
+                c
+            }
+        };
+        Ok(LeaseClient::new(channel))
+    }
+
+    /// Renews on the leader through a one-request keep-alive stream.
+    async fn forward_renew(&self, id: i64) -> Result<Option<i64>, Status> {
+        let mut client = self.leader_client()?;
+        let request = LeaseKeepAliveRequest { id };
+        let mut stream = client
+            .lease_keep_alive(tokio_stream::once(request))
+            .await?
+            .into_inner();
+        match stream.message().await? {
+            Some(resp) if resp.ttl > 0 => Ok(Some(resp.ttl)),
+            Some(_) => Ok(None),
+            None => Err(EtcdError::LeaderChanged.into()),
+        }
+    }
+
+    /// etcd makes a renewal of an expired lease wait until its revoke is
+    /// applied (then: not found) or leadership moves (then: retry there).
+    async fn wait_revoked(&self, id: i64) -> Result<Option<i64>, Status> {
+        let deadline = Instant::now() + self.shared.limits.request_timeout;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut lessor = self.shared.lock_lessor();
+            match lessor.renew(id, Instant::now()) {
+                Ok(ttl) => return Ok(Some(ttl)),
+                Err(LeaseError::NotFound) => return Ok(None),
+                Err(LeaseError::Expired) => {}
+                Err(e) => return Err(EtcdError::from(e).into()),
+            }
+        }
+        Err(EtcdError::Timeout.into())
+    }
+}
+
+#[tonic::async_trait]
+impl LeaseApi for ServerLeases {
+    async fn grant(&self, mut req: LeaseGrantRequest) -> Result<LeaseGrantResponse, Status> {
+        if req.id == 0 {
+            req.id = self.shared.next_id();
+        }
+        req.ttl = self
+            .shared
+            .lock_lessor()
+            .proposed_ttl(req.ttl)
+            .map_err(EtcdError::from)?;
+        match propose(&self.shared, Op::LeaseGrant(req)).await? {
+            Outcome::LeaseGrant(mut resp) => {
+                fill_header(&self.shared, &mut resp.header);
+                Ok(resp)
+            }
+            other => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    async fn revoke(&self, req: LeaseRevokeRequest) -> Result<LeaseRevokeResponse, Status> {
+        match propose(&self.shared, Op::LeaseRevoke(req)).await? {
+            Outcome::LeaseRevoke(mut resp) => {
+                fill_header(&self.shared, &mut resp.header);
+                Ok(resp)
+            }
+            other => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    async fn renew(&self, id: i64) -> Result<Option<i64>, Status> {
+        let local = self.shared.lock_lessor().renew(id, Instant::now());
+        match local {
+            Ok(ttl) => Ok(Some(ttl)),
+            Err(LeaseError::NotFound) => Ok(None),
+            Err(LeaseError::Expired) => self.wait_revoked(id).await,
+            Err(LeaseError::NotLeader) => self.forward_renew(id).await,
+            Err(e) => Err(EtcdError::from(e).into()),
+        }
+    }
+
+    async fn time_to_live(
+        &self,
+        req: LeaseTimeToLiveRequest,
+    ) -> Result<Option<LeaseTimeToLiveResponse>, Status> {
+        let local = self
+            .shared
+            .lock_lessor()
+            .time_to_live(req.id, Instant::now());
+        match local {
+            Ok(t) => Ok(Some(LeaseTimeToLiveResponse {
+                header: Some(self.shared.header()),
+                id: req.id,
+                ttl: t.ttl,
+                granted_ttl: t.granted_ttl,
+                keys: if req.keys { t.keys } else { Vec::new() },
+            })),
+            Err(LeaseError::NotFound) => Ok(None),
+            Err(LeaseError::NotLeader) => {
+                let resp = self
+                    .leader_client()?
+                    .lease_time_to_live(req)
+                    .await?
+                    .into_inner();
+                Ok((resp.ttl >= 0).then_some(resp))
+            }
+            Err(e) => Err(EtcdError::from(e).into()),
+        }
+    }
+
+    async fn leases(&self) -> Result<LeaseLeasesResponse, Status> {
+        let leases = self
+            .shared
+            .lock_lessor()
+            .leases()
+            .into_iter()
+            .map(|id| LeaseStatus { id })
+            .collect();
+        Ok(LeaseLeasesResponse {
+            header: Some(self.shared.header()),
+            leases,
+        })
+    }
+
+    fn header(&self) -> ResponseHeader {
+        self.shared.header()
+    }
+}
+
+/// While this member leads, proposes a revoke for every expired lease.
+/// Proposals are not awaited one by one: a lost one comes back after the
+/// lessor's retry interval.
+pub async fn expiry_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(EXPIRY_CHECK) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if !shared.raft.is_leader.load(Ordering::Relaxed) {
+            continue;
+        }
+        let expired = shared
+            .lock_lessor()
+            .expired(Instant::now(), REVOKES_PER_ROUND);
+        for id in expired {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let req = LeaseRevokeRequest { id };
+                if let Err(e) = propose(&shared, Op::LeaseRevoke(req)).await {
+                    tracing::debug!(lease = id, error = %e.message(), "revoking an expired lease");
+                }
+            });
+        }
+    }
+}

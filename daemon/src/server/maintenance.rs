@@ -1,0 +1,144 @@
+//! etcd's Maintenance service: Status, Hash, HashKV and Alarm (list) now;
+//! Defragment, Snapshot, MoveLeader and Downgrade arrive with the
+//! maintenance issue and are refused until then with Unimplemented.
+//!
+//! Owns: reporting this member's view of raft and of its store. Must never:
+//! block the raft thread (it reads the published [`RaftView`] and takes the
+//! store's read lock only).
+//!
+//! [`RaftView`]: super::state::RaftView
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use cairn_proto::etcdserverpb::maintenance_server::Maintenance;
+use cairn_proto::etcdserverpb::{
+    AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, DowngradeRequest,
+    DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest,
+    MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
+};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::ETCD_VERSION;
+use super::state::Shared;
+use crate::etcd_error::EtcdError;
+
+#[derive(Debug, Clone)]
+pub struct MaintenanceService {
+    shared: Arc<Shared>,
+}
+
+impl MaintenanceService {
+    pub fn new(shared: Arc<Shared>) -> MaintenanceService {
+        MaintenanceService { shared }
+    }
+}
+
+fn not_yet(what: &str) -> Status {
+    Status::unimplemented(format!("cairn: {what} is not supported yet"))
+}
+
+fn store_status(e: &crate::mvcc::MvccError) -> Status {
+    EtcdError::from(e).into()
+}
+
+type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Maintenance for MaintenanceService {
+    async fn alarm(
+        &self,
+        request: Request<AlarmRequest>,
+    ) -> Result<Response<AlarmResponse>, Status> {
+        // No alarm can be raised yet (NOSPACE and CORRUPT arrive with the
+        // maintenance issue), so the list is empty and there is nothing to
+        // activate or disarm.
+        let _ = request.into_inner();
+        Ok(Response::new(AlarmResponse {
+            header: Some(self.shared.header()),
+            alarms: Vec::new(),
+        }))
+    }
+
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        let raft = &self.shared.raft;
+        let size = self
+            .shared
+            .read_store()
+            .size()
+            .map_err(|e| store_status(&e))?;
+        Ok(Response::new(StatusResponse {
+            header: Some(self.shared.header()),
+            version: ETCD_VERSION.to_string(),
+            db_size: size.on_disk as i64,
+            leader: raft.leader.load(Ordering::Relaxed),
+            raft_index: raft.commit.load(Ordering::Relaxed),
+            raft_term: raft.term.load(Ordering::Relaxed),
+            raft_applied_index: raft.applied.load(Ordering::Relaxed),
+            errors: Vec::new(),
+            db_size_in_use: size.in_use as i64,
+            is_learner: raft.is_learner.load(Ordering::Relaxed),
+        }))
+    }
+
+    async fn defragment(
+        &self,
+        _: Request<DefragmentRequest>,
+    ) -> Result<Response<DefragmentResponse>, Status> {
+        Err(not_yet("defragment"))
+    }
+
+    async fn hash(&self, _: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        let store = self.shared.read_store();
+        let hash = store.hash().map_err(|e| store_status(&e))?;
+        let header = self.shared.header_at(store.current_revision());
+        Ok(Response::new(HashResponse {
+            header: Some(header),
+            hash,
+        }))
+    }
+
+    async fn hash_kv(
+        &self,
+        request: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
+        let rev = request.into_inner().revision;
+        let store = self.shared.read_store();
+        let h = store.hash_kv(rev).map_err(|e| store_status(&e))?;
+        Ok(Response::new(HashKvResponse {
+            header: Some(self.shared.header_at(h.hash_revision)),
+            hash: h.hash,
+            // etcd reports -1 for a store that was never compacted.
+            compact_revision: if h.compact_revision == 0 {
+                -1
+            } else {
+                h.compact_revision
+            },
+        }))
+    }
+
+    type SnapshotStream = SnapshotStream;
+
+    async fn snapshot(
+        &self,
+        _: Request<SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
+        Err(not_yet("snapshot"))
+    }
+
+    async fn move_leader(
+        &self,
+        _: Request<MoveLeaderRequest>,
+    ) -> Result<Response<MoveLeaderResponse>, Status> {
+        Err(not_yet("move-leader"))
+    }
+
+    async fn downgrade(
+        &self,
+        _: Request<DowngradeRequest>,
+    ) -> Result<Response<DowngradeResponse>, Status> {
+        Err(not_yet("downgrade"))
+    }
+}

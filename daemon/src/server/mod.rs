@@ -1,0 +1,564 @@
+//! The server: one member of a cairn cluster, serving etcd's v3 API.
+//!
+//! Owns: start-up (bootstrap a new member or restart from its data dir),
+//! the raft thread ([`node`]), the services on the client and peer ports,
+//! and shutdown. Must never: serve a client before the store has been
+//! opened and raft started; start when the data dir disagrees with the
+//! configuration.
+//!
+//! # Layout
+//! - [`state`]: what the raft thread and the services share;
+//! - [`node`]: the raft thread, the apply loop and local snapshots;
+//! - [`read`]: batched ReadIndex for linearizable reads;
+//! - [`kv`], [`cluster`], [`maintenance`]: etcd's gRPC services;
+//! - [`lease`]: the Lease service over raft, forwarding, and lease expiry;
+//!   the Watch service and its hub live in [`crate::watch`];
+//! - [`http`]: `/health`, `/version`, `/metrics`;
+//! - [`metrics`]: counters and their Prometheus rendering.
+//!
+//! # On disk
+//! `<data-dir>/member/wal` (the WAL), `<data-dir>/member/snap` (raft
+//! snapshots), `<data-dir>/member/db` (the sled store).
+
+pub mod cluster;
+pub mod http;
+pub mod kv;
+pub mod lease;
+pub mod maintenance;
+pub mod metrics;
+pub mod node;
+pub mod read;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use cairn_proto::etcdserverpb::Member;
+use cairn_proto::etcdserverpb::cluster_server::ClusterServer;
+use cairn_proto::etcdserverpb::kv_server::KvServer;
+use cairn_proto::etcdserverpb::lease_server::LeaseServer;
+use cairn_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use cairn_proto::internal::{MemberAttributes, request::Op};
+use prost::Message as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{ClusterState, ServerConfig};
+use crate::lease::{LeaseService, Lessor, LessorConfig};
+use crate::mvcc::{Limits, MvccStore, SledBackend, SledOptions, StoreConfig};
+use crate::peer::transport::{Deliver, Inbound, PeerService, Transport};
+use crate::raft::{Config as RaftConfig, Message, NodeId, RawNode};
+use crate::raft_storage::{Bootstrap, DiskOptions, DiskStorage};
+use crate::wal::Metadata;
+use crate::watch::{WatchConfig, WatchHub, WatchService};
+use cairn_proto::etcdserverpb::watch_server::WatchServer;
+use cairn_proto::peer::peer_server::PeerServer;
+use node::{NodeLoop, NodeOptions, Outbox};
+use read::Reads;
+use state::{Identity, Input, ServeLimits, Shared};
+
+/// The etcd server version cairn reports in Status and `/version`: the
+/// release whose behaviour it matches, so clients that check versions
+/// (Kubernetes does) accept it. cairn's own version is logged and shown
+/// beside it in `/version`.
+pub const ETCD_VERSION: &str = "3.5.1";
+/// The cluster version reported in `/version`.
+pub const ETCD_CLUSTER_VERSION: &str = "3.5.0";
+
+/// Bound of the raft thread's input channel: beyond it requests fail with
+/// "too many requests" instead of queueing.
+const INPUT_QUEUE: usize = 16 * 1024;
+
+/// etcd accepts gRPC messages this much larger than --max-request-bytes,
+/// so the size check can answer with etcd's own error.
+const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// A running member.
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    transport: Arc<Transport>,
+    raft_thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    stop: watch::Sender<bool>,
+    client_addrs: Vec<SocketAddr>,
+}
+
+impl Outbox for Transport {
+    fn send(&self, msgs: Vec<Message>) {
+        Transport::send(self, msgs);
+    }
+    fn add_peer(&self, id: NodeId, urls: Vec<String>) {
+        Transport::add_peer(self, id, urls);
+    }
+    fn remove_peer(&self, id: NodeId) {
+        Transport::remove_peer(self, id);
+    }
+}
+
+/// The member's identity and log, after bootstrap or restart.
+struct Opened {
+    storage: DiskStorage,
+    cluster_id: u64,
+    member_id: u64,
+}
+
+/// Opens the member's log, or creates it when the data dir is new.
+fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Opened> {
+    if DiskStorage::exists(member_dir) {
+        let (storage, report) = DiskStorage::open(member_dir, DiskOptions::default())
+            .with_context(|| format!("opening the WAL in {}", member_dir.display()))?;
+        if let Some((file, offset)) = &report.truncated_tail {
+            tracing::warn!(file = %file.display(), offset, "cut a torn tail from the WAL");
+        }
+        let Metadata {
+            cluster_id,
+            member_id,
+        } = storage.metadata();
+        check_data_dir_matches(cfg, cluster_id, member_id)?;
+        tracing::info!(
+            member = format_args!("{member_id:x}"),
+            cluster = format_args!("{cluster_id:x}"),
+            "restarting member from its data dir"
+        );
+        return Ok(Opened {
+            storage,
+            cluster_id,
+            member_id,
+        });
+    }
+    if cfg.initial_cluster_state == ClusterState::Existing {
+        bail!(
+            "joining an existing cluster (--initial-cluster-state existing with an empty data \
+             dir {}) is not supported yet",
+            cfg.data_dir.display()
+        );
+    }
+    cfg.verify_bootstrap()?;
+    let member_id = cfg
+        .local_member_id()
+        .context("this member is not in --initial-cluster")?;
+    let cluster_id = cfg.initial_cluster_id();
+    let members: Vec<(NodeId, Bytes)> = cfg
+        .initial_cluster
+        .iter()
+        .zip(cfg.initial_member_ids())
+        .map(|((name, urls), (_, id))| {
+            let record = Member {
+                id,
+                name: name.clone(),
+                peer_ur_ls: urls.iter().map(ToString::to_string).collect(),
+                ..Member::default()
+            };
+            (id, Bytes::from(record.encode_to_vec()))
+        })
+        .collect();
+    let storage = DiskStorage::create(
+        member_dir,
+        Metadata {
+            cluster_id,
+            member_id,
+        },
+        Bootstrap::NewClusterWithContext { members },
+        DiskOptions::default(),
+    )
+    .with_context(|| format!("creating the WAL in {}", member_dir.display()))?;
+    tracing::info!(
+        member = format_args!("{member_id:x}"),
+        cluster = format_args!("{cluster_id:x}"),
+        "bootstrapped a new member"
+    );
+    Ok(Opened {
+        storage,
+        cluster_id,
+        member_id,
+    })
+}
+
+/// `--wal-dir`: the WAL lives in its own directory (often another disk);
+/// `<data-dir>/member/wal` is a symbolic link to it, so everything else
+/// finds the WAL where it always is. A data dir whose WAL is elsewhere is
+/// refused rather than silently given a second, empty WAL.
+fn link_wal_dir(member_dir: &Path, wal_dir: &Path) -> anyhow::Result<()> {
+    let link = member_dir.join("wal");
+    std::fs::create_dir_all(wal_dir)
+        .with_context(|| format!("creating --wal-dir {}", wal_dir.display()))?;
+    let target = std::fs::canonicalize(wal_dir)?;
+    match std::fs::read_link(&link) {
+        Ok(existing) if std::fs::canonicalize(&existing).ok().as_ref() == Some(&target) => Ok(()),
+        Ok(existing) => bail!(
+            "{} points to {}, not to --wal-dir {}",
+            link.display(),
+            existing.display(),
+            wal_dir.display()
+        ),
+        Err(_) if link.exists() => bail!(
+            "{} already holds a WAL; move it to --wal-dir {} or drop the flag",
+            link.display(),
+            wal_dir.display()
+        ),
+        Err(_) => std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("linking {} to {}", link.display(), target.display())),
+    }
+}
+
+/// A data dir made by another cluster, started with flags that describe a
+/// new cluster, is refused rather than silently joined to the wrong one.
+fn check_data_dir_matches(
+    cfg: &ServerConfig,
+    cluster_id: u64,
+    member_id: u64,
+) -> anyhow::Result<()> {
+    if cfg.initial_cluster_state != ClusterState::New {
+        return Ok(());
+    }
+    let Some(configured_member) = cfg.local_member_id() else {
+        return Ok(());
+    };
+    let configured_cluster = cfg.initial_cluster_id();
+    if configured_cluster != cluster_id || configured_member != member_id {
+        bail!(
+            "data dir {} belongs to member {member_id:x} of cluster {cluster_id:x}, but \
+             --name/--initial-cluster/--initial-cluster-token describe member \
+             {configured_member:x} of cluster {configured_cluster:x}; give this member its own \
+             data dir",
+            cfg.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn listen_addr(url: &crate::config::urls::EtcdUrl) -> anyhow::Result<SocketAddr> {
+    let host = url.host().trim_start_matches('[').trim_end_matches(']');
+    let port = url.port().with_context(|| format!("{url} has no port"))?;
+    let ip = if host == "localhost" {
+        "127.0.0.1".parse()?
+    } else {
+        host.parse()
+            .with_context(|| format!("cannot listen on {url}: host must be an IP address"))?
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+impl Server {
+    /// Starts the member described by `cfg` on the current tokio runtime.
+    pub async fn start(cfg: &ServerConfig) -> anyhow::Result<Server> {
+        let member_dir = cfg.data_dir.join("member");
+        std::fs::create_dir_all(&member_dir)
+            .with_context(|| format!("creating {}", member_dir.display()))?;
+        if let Some(wal_dir) = &cfg.wal_dir {
+            link_wal_dir(&member_dir, wal_dir)?;
+        }
+        let Opened {
+            storage,
+            cluster_id,
+            member_id,
+        } = open_or_bootstrap(cfg, &member_dir)?;
+        let fsync = storage.fsync_histogram();
+        let backend = SledBackend::open(&member_dir.join("db"), &SledOptions::default())
+            .context("opening the sled store")?;
+        let store = MvccStore::open(Box::new(backend), StoreConfig::default())
+            .context("opening the MVCC store")?;
+
+        let heartbeat = cfg.heartbeat_interval.max(Duration::from_millis(1));
+        let election_tick =
+            (cfg.election_timeout.as_millis() / heartbeat.as_millis()).max(2) as usize;
+        let mut raft_cfg = RaftConfig::new(member_id);
+        raft_cfg.election_tick = election_tick;
+        raft_cfg.heartbeat_tick = 1;
+        raft_cfg.pre_vote = cfg.pre_vote;
+        raft_cfg.check_quorum = true;
+        raft_cfg.applied = storage_first_index(&storage) - 1;
+        raft_cfg.seed = member_id
+            ^ SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        let peers = store.members().context("reading members")?;
+        let mut lessor = Lessor::new(LessorConfig::new(heartbeat, cfg.election_timeout));
+        lessor.rebuild(&store).context("rebuilding leases")?;
+        let node = RawNode::new(&raft_cfg, storage).context("starting raft")?;
+
+        let limits = ServeLimits {
+            request: Limits {
+                max_txn_ops: cfg.max_txn_ops as usize,
+                max_request_bytes: cfg.max_request_bytes as usize,
+            },
+            request_timeout: Duration::from_secs(5) + 2 * cfg.election_timeout,
+            leader_wait: 3 * cfg.election_timeout,
+            max_apply_lag: 5000,
+        };
+        let store = Arc::new(std::sync::RwLock::new(store));
+        let hub = WatchHub::new(
+            Arc::clone(&store),
+            WatchConfig {
+                fragment_bytes: cfg.max_request_bytes as usize + GRPC_OVERHEAD_BYTES,
+                progress_notify_interval: cfg.experimental_watch_progress_notify_interval,
+                ..WatchConfig::default()
+            },
+        );
+        let (tx, rx) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
+        let identity = Identity {
+            cluster_id,
+            member_id,
+            name: cfg.name.clone(),
+        };
+        let shared = Arc::new(Shared::new(
+            identity,
+            store,
+            hub,
+            lessor,
+            limits,
+            tx.clone(),
+        ));
+
+        // Peer traffic enters the raft thread through the same bounded
+        // channel as everything else; when it is full, raft messages are
+        // dropped (raft retries) rather than waited for.
+        let to_raft = tx.clone();
+        let deliver: Deliver = Arc::new(move |inbound| {
+            let input = match inbound {
+                Inbound::Message(m) => Input::Step(m),
+                Inbound::Unreachable(id) => Input::Unreachable(id),
+                Inbound::SnapshotStatus { to, failed } => Input::SnapshotStatus { to, failed },
+            };
+            let _ = to_raft.try_send(input);
+        });
+        let transport = Transport::new(cluster_id, member_id, deliver);
+        for m in peers.iter().filter(|m| m.id != member_id) {
+            transport.add_peer(m.id, m.peer_ur_ls.clone());
+        }
+        let outbox: Arc<dyn Outbox> = transport.clone();
+        let node_loop = NodeLoop::new(
+            node,
+            Arc::clone(&shared),
+            rx,
+            outbox,
+            NodeOptions {
+                tick: heartbeat,
+                snapshot_count: cfg.snapshot_count.max(1),
+                slow_apply: Duration::from_millis(100),
+                slow_fsync: Duration::from_secs(1),
+                election_timeout: cfg.election_timeout,
+            },
+        );
+        let raft_thread = std::thread::Builder::new()
+            .name("raft".into())
+            .spawn(move || {
+                let result = node_loop.run();
+                if let Err(e) = &result {
+                    tracing::error!(error = format!("{e:#}"), "raft thread stopped; exiting");
+                    // A member that cannot persist or apply must not keep
+                    // answering clients.
+                    std::process::exit(1);
+                }
+                result
+            })
+            .context("spawning the raft thread")?;
+
+        let reads = Reads::start(Arc::clone(&shared));
+        let (stop, stop_rx) = watch::channel(false);
+        for url in &cfg.listen_peer_urls {
+            let addr = listen_addr(url)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for peers on {url}"))?;
+            tokio::spawn(serve_peers(listener, transport.service(), stop_rx.clone()));
+            tracing::info!(url = %url, "serving peer traffic");
+        }
+        let mut client_addrs = Vec::new();
+        for url in &cfg.listen_client_urls {
+            let addr = listen_addr(url)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for clients on {url}"))?;
+            client_addrs.push(listener.local_addr()?);
+            let routes = client_routes(&shared, &reads, &fsync);
+            tokio::spawn(serve(listener, routes, stop_rx.clone()));
+            tracing::info!(url = %url, "serving client requests");
+        }
+        for url in &cfg.listen_metrics_urls {
+            let addr = listen_addr(url)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics on {url}"))?;
+            let router = http::router(http::HttpState {
+                shared: Arc::clone(&shared),
+                reads: reads.clone(),
+                fsync: Arc::clone(&fsync),
+            });
+            tokio::spawn(serve(
+                listener,
+                tonic::service::Routes::from(router),
+                stop_rx.clone(),
+            ));
+        }
+        let advertised: Vec<String> = cfg
+            .advertise_client_urls
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tokio::spawn(lease::expiry_loop(Arc::clone(&shared), stop_rx.clone()));
+        tokio::spawn(publish_attributes(
+            Arc::clone(&shared),
+            cfg.name.clone(),
+            advertised,
+            stop_rx,
+        ));
+        tracing::info!(
+            name = %cfg.name,
+            version = env!("CARGO_PKG_VERSION"),
+            etcd_api = ETCD_VERSION,
+            "cairn is ready to serve client requests"
+        );
+        Ok(Server {
+            shared,
+            transport,
+            raft_thread: Some(raft_thread),
+            stop,
+            client_addrs,
+        })
+    }
+
+    /// Where client requests are served (resolved listen addresses).
+    pub fn client_addrs(&self) -> &[SocketAddr] {
+        &self.client_addrs
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops serving, stops the raft thread and makes the store durable.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        // The transport first: graceful shutdown of the peer listener
+        // would otherwise wait for the peers' open streams.
+        self.transport.shutdown();
+        let _ = self.stop.send(true);
+        let _ = self.shared.send_input(Input::Shutdown);
+        if let Some(t) = self.raft_thread.take() {
+            tokio::task::spawn_blocking(move || t.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the raft thread panicked"))??;
+        }
+        Ok(())
+    }
+}
+
+fn storage_first_index(storage: &DiskStorage) -> u64 {
+    use crate::raft::Storage as _;
+    storage.first_index()
+}
+
+/// The gRPC services and HTTP endpoints of the client port.
+fn client_routes(
+    shared: &Arc<Shared>,
+    reads: &Reads,
+    fsync: &Arc<crate::wal::Histogram>,
+) -> tonic::service::Routes {
+    let max = shared.limits.request.max_request_bytes + GRPC_OVERHEAD_BYTES;
+    let http = http::router(http::HttpState {
+        shared: Arc::clone(shared),
+        reads: reads.clone(),
+        fsync: Arc::clone(fsync),
+    });
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    drop(health_reporter);
+    tonic::service::Routes::from(http)
+        .add_service(
+            KvServer::new(kv::KvService::new(Arc::clone(shared), reads.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(WatchServer::new(WatchService::new(
+            Arc::clone(&shared.hub),
+            {
+                let shared = Arc::clone(shared);
+                Arc::new(move || shared.header())
+            },
+        )))
+        .add_service(LeaseServer::new(LeaseService::new(Arc::new(
+            lease::ServerLeases::new(Arc::clone(shared)),
+        ))))
+        .add_service(ClusterServer::new(cluster::ClusterService::new(
+            Arc::clone(shared),
+            reads.clone(),
+        )))
+        .add_service(MaintenanceServer::new(
+            maintenance::MaintenanceService::new(Arc::clone(shared)),
+        ))
+        .add_service(health_service)
+}
+
+async fn serve(
+    listener: TcpListener,
+    routes: tonic::service::Routes,
+    mut stop: watch::Receiver<bool>,
+) {
+    let result = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "a listener stopped");
+    }
+}
+
+async fn serve_peers(
+    listener: TcpListener,
+    service: PeerServer<PeerService>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let result = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "the peer listener stopped");
+    }
+}
+
+/// Records this member's name and client URLs in the cluster's member list
+/// (through raft), retrying until it is done.
+async fn publish_attributes(
+    shared: Arc<Shared>,
+    name: String,
+    client_urls: Vec<String>,
+    stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let current = shared
+            .read_store()
+            .members()
+            .ok()
+            .and_then(|ms| ms.into_iter().find(|m| m.id == shared.member_id));
+        if current.is_some_and(|m| m.name == name && m.client_ur_ls == client_urls) {
+            return;
+        }
+        let attrs = MemberAttributes {
+            member_id: shared.member_id,
+            name: name.clone(),
+            client_urls: client_urls.clone(),
+        };
+        if let Err(e) = kv::propose(&shared, Op::MemberAttributes(attrs)).await {
+            tracing::debug!(error = %e.message(), "publishing member attributes; will retry");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = shared.raft.applied.load(Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,576 @@
+//! The raft thread: one dedicated OS thread that owns the [`RawNode`] and
+//! its disk storage, ticks it, feeds it proposals, reads and peer messages,
+//! and carries out each `Ready` — send, persist, apply, advance — in the
+//! order the raft core documents.
+//!
+//! Owns: the node, the WAL and snapshot files (through [`DiskStorage`]),
+//! applying committed entries to the store, and local snapshots. Must
+//! never: run on a tokio worker or await anything (its file I/O blocks, by
+//! design, here and only here); answer a proposal before its entry is
+//! applied.
+//!
+//! # One Ready, step by step
+//! 1. Publish the soft state (leader, role).
+//! 2. Send `messages` to peers — before persisting: a leader's appends go
+//!    out while its own WAL write runs, as in etcd.
+//! 3. Persist snapshot, entries and hard state with one fdatasync.
+//! 4. Install a received snapshot into the store.
+//! 5. Send `persisted_messages` (votes, append acks): only now are the
+//!    promises they make on disk.
+//! 6. Release read batches whose read index arrived.
+//! 7. Apply committed entries under one store write lock, then answer their
+//!    proposers and publish the applied index.
+//! 8. `advance()`, and take a snapshot every `snapshot_count` entries.
+//!
+//! # Restarts
+//! Raft starts from the last snapshot (`applied` = snapshot index) and
+//! hands out every committed entry after it again. Conf changes among them
+//! are re-applied to raft (raft's membership is rebuilt that way); entries
+//! the store already holds (its consistent index) are skipped there.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use cairn_proto::etcdserverpb::{Member, ResponseHeader};
+use cairn_proto::internal::{MemberAttributes, Request, request::Op};
+use cairn_proto::mvccpb::Event;
+use prost::Message as _;
+
+use super::state::{Input, Outcome, Shared};
+use crate::etcd_error::EtcdError;
+use crate::lease::Lessor;
+use crate::mvcc::{EntryId, MvccError, MvccStore};
+use crate::raft::{
+    ConfChange, ConfChangeType, Entry, EntryType, Message, NodeId, RawNode, Snapshot, StateRole,
+};
+use crate::raft_storage::DiskStorage;
+
+/// Where the raft thread's outgoing traffic goes: the peer transport.
+pub trait Outbox: Send + Sync {
+    /// Sends raft messages; never blocks (drops and reports instead).
+    fn send(&self, msgs: Vec<Message>);
+    /// A member joined (or the server learned its addresses).
+    fn add_peer(&self, id: NodeId, urls: Vec<String>);
+    /// A member left.
+    fn remove_peer(&self, id: NodeId);
+}
+
+/// Tunables of the raft thread.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// One raft tick (etcd's --heartbeat-interval).
+    pub tick: Duration,
+    /// Applied entries between local snapshots (etcd's --snapshot-count).
+    pub snapshot_count: u64,
+    /// An apply batch slower than this is logged as slow.
+    pub slow_apply: Duration,
+    /// A WAL write slower than this is logged as slow.
+    pub slow_fsync: Duration,
+    /// Added to every lease's TTL when this member becomes leader, so no
+    /// lease expires because of the election (etcd does the same).
+    pub election_timeout: Duration,
+}
+
+/// The raft thread's state.
+pub struct NodeLoop {
+    node: RawNode<DiskStorage>,
+    shared: Arc<Shared>,
+    inputs: Receiver<Input>,
+    outbox: Arc<dyn Outbox>,
+    opts: NodeOptions,
+    last_snapshot: u64,
+    leader: NodeId,
+    is_leader: bool,
+}
+
+impl std::fmt::Debug for NodeLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeLoop")
+            .field("member", &self.shared.member_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// At most this many inputs are taken before the next Ready is handled, so
+/// a flood of proposals still gets ticks and persistence in between.
+const MAX_INPUTS_PER_ROUND: usize = 4096;
+
+impl NodeLoop {
+    pub fn new(
+        node: RawNode<DiskStorage>,
+        shared: Arc<Shared>,
+        inputs: Receiver<Input>,
+        outbox: Arc<dyn Outbox>,
+        opts: NodeOptions,
+    ) -> NodeLoop {
+        let last_snapshot = node.raft.log.first_index() - 1;
+        NodeLoop {
+            node,
+            shared,
+            inputs,
+            outbox,
+            opts,
+            last_snapshot,
+            leader: 0,
+            is_leader: false,
+        }
+    }
+
+    /// Runs until [`Input::Shutdown`] or until every sender is gone. An
+    /// error means the member cannot go on safely (disk failure, corrupt
+    /// store): the caller must stop the process.
+    pub fn run(mut self) -> anyhow::Result<()> {
+        let result = self.run_inner();
+        self.shared.fail_all(EtcdError::Stopped);
+        // Whatever was applied becomes durable; the WAL covers the rest.
+        self.shared.write_store().force_commit()?;
+        result
+    }
+
+    fn run_inner(&mut self) -> anyhow::Result<()> {
+        // Entries committed before a restart (and a new cluster's founding
+        // conf changes) are applied first: raft refuses to campaign while
+        // conf changes are pending.
+        self.drive()?;
+        let voters = self.node.raft.prs.conf_state().voters;
+        if voters == [self.shared.member_id] {
+            // Alone in the cluster: no one to wait for, lead at once.
+            self.node.campaign()?;
+        }
+        let mut next_tick = Instant::now() + self.opts.tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match self.inputs.recv_timeout(wait) {
+                Ok(Input::Shutdown) => return Ok(()),
+                Ok(input) => self.handle(input),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            for _ in 0..MAX_INPUTS_PER_ROUND {
+                match self.inputs.try_recv() {
+                    Ok(Input::Shutdown) => return Ok(()),
+                    Ok(input) => self.handle(input),
+                    Err(_) => break,
+                }
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.node.tick();
+                next_tick = now + self.opts.tick;
+            }
+            self.drive()?;
+            self.compact_a_little()?;
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Propose { id, data } => {
+                if self.node.propose(data).is_err() {
+                    self.shared.finish(id, Err(EtcdError::NoLeader));
+                }
+            }
+            Input::ReadIndex { ctx } => {
+                if self
+                    .node
+                    .read_index(Bytes::copy_from_slice(&ctx.to_be_bytes()))
+                    .is_err()
+                {
+                    self.shared.finish_read(ctx, Err(EtcdError::NoLeader));
+                }
+            }
+            Input::Step(m) => {
+                // Messages from unknown members or stale terms are refused
+                // by raft itself; nothing to do with the error.
+                let _ = self.node.step(m);
+            }
+            Input::Unreachable(id) => self.node.report_unreachable(id),
+            Input::SnapshotStatus { to, failed } => self.node.report_snapshot(to, failed),
+            Input::TransferLeader(to) => self.node.transfer_leader(to),
+            Input::Shutdown => {}
+        }
+    }
+
+    /// Carries out Readys until raft has nothing more to do.
+    fn drive(&mut self) -> anyhow::Result<()> {
+        while self.node.has_ready() {
+            let rd = self.node.ready();
+            if let Some(ss) = rd.soft_state {
+                self.on_soft_state(ss.leader_id, ss.role);
+            }
+            if !rd.messages.is_empty() {
+                let messages = self.attach_snapshot_data(rd.messages)?;
+                self.outbox.send(messages);
+            }
+            let started = Instant::now();
+            self.node
+                .store_mut()
+                .persist(
+                    rd.snapshot.as_ref(),
+                    &rd.entries,
+                    rd.hard_state,
+                    rd.must_sync,
+                )
+                .context("persisting raft state")?;
+            let took = started.elapsed();
+            if took > self.opts.slow_fsync {
+                tracing::warn!(
+                    took_ms = took.as_millis() as u64,
+                    entries = rd.entries.len(),
+                    "slow WAL write"
+                );
+            }
+            if let Some(hs) = rd.hard_state {
+                self.shared.raft.term.store(hs.term, Ordering::Relaxed);
+                self.shared.raft.commit.store(hs.commit, Ordering::Relaxed);
+            }
+            if let Some(snapshot) = &rd.snapshot {
+                self.install_snapshot(snapshot)?;
+            }
+            if !rd.persisted_messages.is_empty() {
+                self.outbox.send(rd.persisted_messages);
+            }
+            for rs in rd.read_states {
+                if let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_ref()) {
+                    self.shared
+                        .finish_read(u64::from_be_bytes(ctx), Ok(rs.index));
+                }
+            }
+            if !rd.committed_entries.is_empty() {
+                self.apply(&rd.committed_entries)?;
+            }
+            self.node.advance();
+            self.maybe_snapshot()?;
+        }
+        Ok(())
+    }
+
+    fn on_soft_state(&mut self, leader: NodeId, role: StateRole) {
+        let is_leader = role == StateRole::Leader;
+        if leader != self.leader {
+            if leader != 0 {
+                self.shared
+                    .metrics
+                    .leader_changes
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    leader = format_args!("{leader:x}"),
+                    term = self.node.raft.term,
+                    "leader elected"
+                );
+            } else {
+                tracing::warn!(
+                    previous = format_args!("{:x}", self.leader),
+                    term = self.node.raft.term,
+                    "leader lost"
+                );
+            }
+            self.leader = leader;
+        }
+        if is_leader != self.is_leader {
+            let mut lessor = self.shared.lock_lessor();
+            if is_leader {
+                lessor.promote(Instant::now(), self.opts.election_timeout);
+            } else {
+                lessor.demote();
+            }
+            self.is_leader = is_leader;
+        }
+        self.shared.set_leader(leader, is_leader);
+        self.shared
+            .raft
+            .term
+            .store(self.node.raft.term, Ordering::Relaxed);
+    }
+
+    /// Replaces the store's contents with a snapshot received from the
+    /// leader (raft has already persisted it).
+    fn install_snapshot(&mut self, snapshot: &Snapshot) -> anyhow::Result<()> {
+        let index = snapshot.metadata.index;
+        if snapshot.data.is_empty() {
+            anyhow::bail!("received a snapshot at index {index} without data");
+        }
+        tracing::info!(index, term = snapshot.metadata.term, "installing snapshot");
+        let members = {
+            let mut store = self.shared.write_store();
+            store
+                .restore(&snapshot.data)
+                .context("restoring the store from a snapshot")?;
+            let mut lessor = self.shared.lock_lessor();
+            lessor.rebuild(&store).context("rebuilding leases")?;
+            if self.is_leader {
+                lessor.promote(Instant::now(), self.opts.election_timeout);
+            }
+            store.members().context("reading members")?
+        };
+        for m in members {
+            if m.id != self.shared.member_id {
+                self.outbox.add_peer(m.id, m.peer_ur_ls.clone());
+            }
+        }
+        self.shared.hub.store_restored();
+        self.last_snapshot = index;
+        let applied = self.shared.read_store().applied().index;
+        self.shared.set_applied(applied.max(index));
+        Ok(())
+    }
+
+    /// Applies committed entries under one store write lock, then answers
+    /// their proposers.
+    fn apply(&mut self, entries: &[Entry]) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut answers: Vec<(u64, Result<Outcome, EtcdError>)> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        let shared = Arc::clone(&self.shared);
+        let mut store = shared.write_store();
+        let mut lessor = shared.lock_lessor();
+        for e in entries {
+            let at = EntryId {
+                index: e.index,
+                term: e.term,
+            };
+            match e.entry_type {
+                EntryType::ConfChange => {
+                    let cc = ConfChange::decode(&e.data).context("undecodable conf change")?;
+                    self.node.apply_conf_change(&cc);
+                    if !store.is_applied(e.index) {
+                        self.apply_conf_change(&mut store, &cc, at)?;
+                    }
+                }
+                EntryType::Normal if store.is_applied(e.index) => {}
+                EntryType::Normal if e.data.is_empty() => store.mark_applied(at)?,
+                EntryType::Normal => {
+                    let req = Request::decode(e.data.as_ref())
+                        .context("undecodable request in the log")?;
+                    let outcome = apply_request(&mut store, &mut lessor, req.op, at, &mut events)?;
+                    if req.id != 0 {
+                        answers.push((req.id, outcome));
+                    }
+                }
+            }
+        }
+        let applied = store
+            .applied()
+            .index
+            .max(entries.last().map_or(0, |e| e.index));
+        drop(store);
+        if !events.is_empty() {
+            self.shared.hub.notify(&events);
+        }
+        self.shared.set_applied(applied);
+        self.shared
+            .metrics
+            .proposals_applied
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        for (id, outcome) in answers {
+            self.shared.finish(id, outcome);
+        }
+        let took = started.elapsed();
+        if took > self.opts.slow_apply {
+            self.shared
+                .metrics
+                .slow_applies
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                entries = entries.len(),
+                "slow apply"
+            );
+        }
+        Ok(())
+    }
+
+    fn apply_conf_change(
+        &mut self,
+        store: &mut MvccStore,
+        cc: &ConfChange,
+        at: EntryId,
+    ) -> anyhow::Result<()> {
+        match cc.change_type {
+            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                let mut member = if cc.context.is_empty() {
+                    Member {
+                        id: cc.node_id,
+                        ..Member::default()
+                    }
+                } else {
+                    Member::decode(cc.context.as_ref()).context("undecodable member record")?
+                };
+                member.id = cc.node_id;
+                member.is_learner = cc.change_type == ConfChangeType::AddLearnerNode;
+                // A learner promoted to voter keeps its name and addresses.
+                if let Some(old) = store.members()?.into_iter().find(|m| m.id == cc.node_id) {
+                    if member.name.is_empty() {
+                        member.name = old.name;
+                    }
+                    if member.client_ur_ls.is_empty() {
+                        member.client_ur_ls = old.client_ur_ls;
+                    }
+                    if member.peer_ur_ls.is_empty() {
+                        member.peer_ur_ls = old.peer_ur_ls;
+                    }
+                }
+                if member.id != self.shared.member_id {
+                    self.outbox.add_peer(member.id, member.peer_ur_ls.clone());
+                }
+                store.put_member(&member, at)?;
+            }
+            ConfChangeType::RemoveNode => {
+                if cc.node_id != self.shared.member_id {
+                    self.outbox.remove_peer(cc.node_id);
+                }
+                store.remove_member(cc.node_id, at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A snapshot message carries the store as it is now: local snapshots
+    /// hold no data (the store itself is the snapshot), so the image is
+    /// taken when a follower actually needs one, as etcd does. The store may
+    /// be ahead of the snapshot's index; the follower then skips the
+    /// entries its restored store already holds (its consistent index).
+    fn attach_snapshot_data(&self, mut messages: Vec<Message>) -> anyhow::Result<Vec<Message>> {
+        for m in &mut messages {
+            if let Some(snapshot) = &mut m.snapshot {
+                let mut store = self.shared.write_store();
+                store.force_commit()?;
+                snapshot.data = Bytes::from(store.snapshot()?);
+                tracing::info!(
+                    to = format_args!("{:x}", m.to),
+                    index = snapshot.metadata.index,
+                    store_index = store.applied().index,
+                    bytes = snapshot.data.len(),
+                    "sending a snapshot"
+                );
+            }
+        }
+        Ok(messages)
+    }
+
+    fn maybe_snapshot(&mut self) -> anyhow::Result<()> {
+        let applied = self.node.raft.log.applied;
+        if applied < self.last_snapshot + self.opts.snapshot_count {
+            return Ok(());
+        }
+        {
+            let mut store = self.shared.write_store();
+            // The store must hold everything up to the snapshot durably
+            // before the WAL may forget it.
+            store.force_commit()?;
+            if store.applied().index < applied {
+                return Ok(());
+            }
+        }
+        let conf = self.node.raft.prs.conf_state();
+        let storage = self.node.store_mut();
+        // No data: see `attach_snapshot_data`.
+        storage.create_snapshot(applied, conf, Bytes::new())?;
+        storage.compact(applied)?;
+        tracing::info!(index = applied, "took a local snapshot");
+        self.last_snapshot = applied;
+        Ok(())
+    }
+
+    /// Removes one batch of compacted history, between Readys.
+    fn compact_a_little(&mut self) -> anyhow::Result<()> {
+        let mut store = self.shared.write_store();
+        store.compact_step()?;
+        Ok(())
+    }
+}
+
+/// Applies one committed request to the store (and the lessor). Request
+/// errors become the caller's answer; a fatal store error stops the member.
+fn apply_request(
+    store: &mut MvccStore,
+    lessor: &mut Lessor,
+    op: Option<Op>,
+    at: EntryId,
+    events: &mut Vec<Event>,
+) -> anyhow::Result<Result<Outcome, EtcdError>> {
+    let first_event = events.len();
+    let result: Result<Outcome, MvccError> = match op {
+        Some(Op::Put(r)) => store.put(&r, at, Some(&*lessor)).map(|a| {
+            events.extend(a.events);
+            Outcome::Put(a.response)
+        }),
+        Some(Op::DeleteRange(r)) => store.delete_range(&r, at).map(|a| {
+            events.extend(a.events);
+            Outcome::DeleteRange(a.response)
+        }),
+        Some(Op::Txn(r)) => store.txn(&r, at, Some(&*lessor)).map(|a| {
+            events.extend(a.events);
+            Outcome::Txn(a.response)
+        }),
+        Some(Op::Compaction(r)) => {
+            let compacted = if r.physical {
+                store.compact(r.revision, at)
+            } else {
+                store.schedule_compaction(r.revision, at)
+            };
+            compacted.map(Outcome::Compaction)
+        }
+        Some(Op::LeaseGrant(r)) => store.lease_grant(r.id, r.ttl, at).map(|resp| {
+            // The store accepted it, so the lessor (which mirrors the
+            // store) cannot refuse it.
+            let _ = lessor.grant(r.id, r.ttl, Instant::now());
+            Outcome::LeaseGrant(resp)
+        }),
+        Some(Op::LeaseRevoke(r)) => {
+            let keys = lessor.revoke(r.id).unwrap_or_default();
+            store.lease_revoke(r.id, &keys, at).map(|a| {
+                events.extend(a.events);
+                Outcome::LeaseRevoke(a.response)
+            })
+        }
+        Some(Op::MemberAttributes(attrs)) => {
+            apply_member_attributes(store, &attrs, at)?;
+            Ok(Outcome::Done)
+        }
+        // Checkpoints and alarms arrive with the maintenance issue.
+        Some(Op::LeaseCheckpoint(_) | Op::Alarm(_)) | None => {
+            store.mark_applied(at)?;
+            return Ok(Err(EtcdError::NotCapable));
+        }
+    };
+    lessor.observe(&events[first_event..]);
+    match result {
+        Ok(outcome) => Ok(Ok(outcome)),
+        Err(e) if e.is_fatal() => Err(e.into()),
+        Err(e) => Ok(Err(EtcdError::from(&e))),
+    }
+}
+
+fn apply_member_attributes(
+    store: &mut MvccStore,
+    attrs: &MemberAttributes,
+    at: EntryId,
+) -> anyhow::Result<()> {
+    let existing = store
+        .members()?
+        .into_iter()
+        .find(|m| m.id == attrs.member_id);
+    match existing {
+        Some(mut m) => {
+            m.name.clone_from(&attrs.name);
+            m.client_ur_ls.clone_from(&attrs.client_urls);
+            store.put_member(&m, at)?;
+        }
+        // A member removed meanwhile: nothing to record.
+        None => store.mark_applied(at)?,
+    }
+    Ok(())
+}
+
+/// Fills in the header fields the store does not know.
+pub fn fill_header(shared: &Shared, header: &mut Option<ResponseHeader>) {
+    let revision = header
+        .as_ref()
+        .map_or_else(|| shared.read_store().current_revision(), |h| h.revision);
+    *header = Some(shared.header_at(revision));
+}
