@@ -1,0 +1,450 @@
+//! A cluster of real server processes on 127.0.0.1: etcd 3.5.1 or cairn,
+//! started with the same etcd flags, so one test body runs against both.
+//!
+//! It owns the processes, their data dirs (in a tempdir) and their logs.
+//! It must never leave a process behind: dropping a [`Cluster`] kills every
+//! member, and if the test is panicking it first prints the tail of each
+//! member's log. It never contacts anything but loopback.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use cairn_proto::etcdserverpb::{StatusRequest, StatusResponse};
+use tempfile::TempDir;
+use tonic::transport::{Channel, Endpoint};
+
+use super::ports::{self, PortClaim};
+use super::{Ctl, Server};
+
+/// Raft heartbeat of every test cluster. Generous for loopback, so a loaded
+/// two-core machine does not see spurious elections.
+pub const HEARTBEAT_MS: u64 = 100;
+/// Raft election timeout of every test cluster.
+pub const ELECTION_TIMEOUT_MS: u64 = 1000;
+/// How long a cluster (or a restarted member) may take to become healthy.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Start attempts when a member loses a race for its port.
+const START_ATTEMPTS: usize = 3;
+/// Lines of each member's log printed when a test fails.
+const LOG_TAIL_LINES: usize = 40;
+
+/// One member process and what it needs to be restarted.
+#[derive(Debug)]
+struct Member {
+    name: String,
+    client: PortClaim,
+    peer: PortClaim,
+    data_dir: PathBuf,
+    log_path: PathBuf,
+    child: Option<Child>,
+    id: u64,
+}
+
+/// A running cluster of `members` processes of one [`Server`] kind.
+pub struct Cluster {
+    kind: Server,
+    dir: TempDir,
+    members: Vec<Member>,
+    cluster_id: u64,
+    /// Flags every member gets on top of [`Cluster::member_args`].
+    extra_args: Vec<String>,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("kind", &self.kind)
+            .field("dir", &self.dir.path())
+            .field("endpoints", &self.endpoints())
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Starts `members` processes of `kind` as one new cluster and waits
+    /// until every member answers Status and all agree on a leader. Panics
+    /// (after printing the logs) if that does not happen in time.
+    pub async fn start(kind: Server, members: usize) -> Cluster {
+        Cluster::start_with(kind, members, &[]).await
+    }
+
+    /// [`Cluster::start`] with `extra` flags for every member (flags both
+    /// servers take, such as `--snapshot-count`).
+    pub async fn start_with(kind: Server, members: usize, extra: &[&str]) -> Cluster {
+        assert!(members > 0);
+        let mut last_error = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let mut cluster = Cluster::spawn(kind, members, extra);
+            match cluster.wait_ready(START_TIMEOUT).await {
+                Ok(()) => return cluster,
+                Err(e) if cluster.lost_port_race() => last_error = e,
+                Err(e) => {
+                    cluster.print_logs();
+                    panic!("{kind:?} cluster of {members} did not start: {e}");
+                }
+            }
+        }
+        panic!("{kind:?} cluster of {members} lost its ports {START_ATTEMPTS} times: {last_error}");
+    }
+
+    fn spawn(kind: Server, count: usize, extra: &[&str]) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-cluster-")
+            .tempdir()
+            .expect("tempdir");
+        let members: Vec<Member> = (0..count)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client: ports::claim(),
+                peer: ports::claim(),
+                data_dir: dir.path().join(format!("m{i}.data")),
+                log_path: dir.path().join(format!("m{i}.log")),
+                child: None,
+                id: 0,
+            })
+            .collect();
+        let mut cluster = Cluster {
+            kind,
+            dir,
+            members,
+            cluster_id: 0,
+            extra_args: extra.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        for i in 0..count {
+            cluster.spawn_member(i);
+        }
+        cluster
+    }
+
+    /// The `--initial-cluster` value naming every member.
+    fn initial_cluster(&self) -> String {
+        let parts: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer.port))
+            .collect();
+        parts.join(",")
+    }
+
+    /// The flags of member `i`: identical for etcd and cairn, and identical
+    /// on a restart (both servers ignore the bootstrap flags once the data
+    /// dir holds a member).
+    pub fn member_args(&self, i: usize) -> Vec<String> {
+        let m = &self.members[i];
+        let client = format!("http://127.0.0.1:{}", m.client.port);
+        let peer = format!("http://127.0.0.1:{}", m.peer.port);
+        vec![
+            format!("--name={}", m.name),
+            format!("--data-dir={}", m.data_dir.display()),
+            format!("--listen-client-urls={client}"),
+            format!("--advertise-client-urls={client}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster={}", self.initial_cluster()),
+            "--initial-cluster-state=new".to_owned(),
+            format!(
+                "--initial-cluster-token=compat-{}",
+                self.dir.path().display()
+            ),
+            format!("--heartbeat-interval={HEARTBEAT_MS}"),
+            format!("--election-timeout={ELECTION_TIMEOUT_MS}"),
+        ]
+    }
+
+    fn spawn_member(&mut self, i: usize) {
+        let mut args = self.member_args(i);
+        args.extend(self.extra_args.iter().cloned());
+        let m = &mut self.members[i];
+        assert!(m.child.is_none(), "member {i} is already running");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&m.log_path)
+            .expect("open log");
+        let child = Command::new(self.kind.binary())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.kind.binary().display()));
+        m.child = Some(child);
+    }
+
+    /// Waits until every running member answers Status, all name the same
+    /// leader, and that leader is a running member. Records member ids.
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for (i, m) in self.members.iter_mut().enumerate() {
+                let exited = m.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                if let Some(status) = exited {
+                    return Err(format!("member {i} exited early with {status}"));
+                }
+            }
+            let last = match self.poll_statuses().await {
+                Ok(statuses) => {
+                    let leaders: Vec<u64> = statuses.iter().map(|(_, s)| s.leader).collect();
+                    let ids: Vec<u64> = statuses.iter().map(|(_, s)| member_id(s)).collect();
+                    let leader = leaders[0];
+                    if leader != 0 && leaders.iter().all(|&l| l == leader) && ids.contains(&leader)
+                    {
+                        for (i, s) in &statuses {
+                            self.members[*i].id = member_id(s);
+                            self.cluster_id = s.header.as_ref().map_or(0, |h| h.cluster_id);
+                        }
+                        return Ok(());
+                    }
+                    format!("leaders reported: {leaders:x?}, ids: {ids:x?}")
+                }
+                Err(e) => e,
+            };
+            if Instant::now() > deadline {
+                return Err(format!("not ready after {timeout:?}: {last}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Status of every running member, or the first error.
+    async fn poll_statuses(&self) -> Result<Vec<(usize, StatusResponse)>, String> {
+        let mut out = Vec::new();
+        for i in self.running() {
+            let status = self
+                .status(i)
+                .await
+                .map_err(|e| format!("member {i}: {e}"))?;
+            out.push((i, status));
+        }
+        Ok(out)
+    }
+
+    /// Maintenance.Status of member `i`.
+    pub async fn status(&self, i: usize) -> Result<StatusResponse, String> {
+        let channel = self.channel(i).await?;
+        let mut client = MaintenanceClient::new(channel);
+        client
+            .status(StatusRequest {})
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|e| e.to_string())
+    }
+
+    /// A gRPC channel to member `i`'s client URL.
+    pub async fn channel(&self, i: usize) -> Result<Channel, String> {
+        Endpoint::from_shared(self.client_url(i))
+            .map_err(|e| e.to_string())?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| format!("connect {}: {e}", self.client_url(i)))
+    }
+
+    /// True if some member's log says its address was taken: the port was
+    /// claimed but another program bound it before the server did.
+    fn lost_port_race(&self) -> bool {
+        self.members.iter().any(|m| {
+            std::fs::read_to_string(&m.log_path)
+                .is_ok_and(|log| log.to_lowercase().contains("address already in use"))
+        })
+    }
+
+    /// Which kind of server this cluster runs.
+    pub fn kind(&self) -> Server {
+        self.kind
+    }
+
+    /// Number of members (running or not).
+    pub fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Indexes of the members whose process is running (or stopped).
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| self.members[i].child.is_some())
+            .collect()
+    }
+
+    /// `http://127.0.0.1:<port>` of member `i`.
+    pub fn client_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.members[i].client.port)
+    }
+
+    /// `http://127.0.0.1:<port>` of member `i`'s peer listener.
+    pub fn peer_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.members[i].peer.port)
+    }
+
+    /// Every member's client URL, comma-separated, for `--endpoints`.
+    pub fn endpoints(&self) -> String {
+        let urls: Vec<String> = (0..self.members.len())
+            .map(|i| self.client_url(i))
+            .collect();
+        urls.join(",")
+    }
+
+    /// Member `i`'s name (`m<i>`).
+    pub fn name(&self, i: usize) -> &str {
+        &self.members[i].name
+    }
+
+    /// Member `i`'s id, as its Status reported it at start.
+    pub fn member_id(&self, i: usize) -> u64 {
+        self.members[i].id
+    }
+
+    /// The index of the member with id `id`.
+    pub fn index_of(&self, id: u64) -> Option<usize> {
+        self.members.iter().position(|m| m.id == id)
+    }
+
+    /// The cluster id, as Status reported it at start.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+
+    /// The index of the current leader: the leader every running member
+    /// agrees on. Waits (up to the start timeout) for an agreement.
+    pub async fn leader(&self) -> usize {
+        self.leader_among(&self.running(), START_TIMEOUT)
+            .await
+            .unwrap_or_else(|e| panic!("no agreed leader: {e}"))
+    }
+
+    /// Polls the members in `among` until each answers Status and all name
+    /// the same leader, which must be one of `among`; returns its index.
+    pub async fn leader_among(&self, among: &[usize], timeout: Duration) -> Result<usize, String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("no status yet");
+        loop {
+            let mut leaders = Vec::new();
+            for &i in among {
+                match self.status(i).await {
+                    Ok(s) => leaders.push(s.leader),
+                    Err(e) => last = format!("member {i}: {e}"),
+                }
+            }
+            if leaders.len() == among.len() && leaders.iter().all(|&l| l == leaders[0]) {
+                if let Some(i) = self.index_of(leaders[0]).filter(|i| among.contains(i)) {
+                    return Ok(i);
+                }
+                last = format!("leader {:x} is not among {among:?}", leaders[0]);
+            } else if leaders.len() == among.len() {
+                last = format!("members disagree on the leader: {leaders:x?}");
+            }
+            if Instant::now() > deadline {
+                return Err(format!("after {timeout:?}: {last}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills member `i` with SIGKILL and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        let mut child = self.members[i].child.take().expect("member is running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+
+    /// Freezes member `i` with SIGSTOP.
+    pub fn stop(&self, i: usize) {
+        self.signal(i, "-STOP");
+    }
+
+    /// Resumes member `i` with SIGCONT.
+    pub fn cont(&self, i: usize) {
+        self.signal(i, "-CONT");
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.members[i]
+            .child
+            .as_ref()
+            .expect("member is running")
+            .id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("run kill(1)");
+        assert!(status.success(), "kill {sig} {pid} failed");
+    }
+
+    /// Starts member `i` again on its data dir, with the same flags, and
+    /// waits until every running member agrees on a leader again.
+    pub async fn restart(&mut self, i: usize) {
+        self.spawn_member(i);
+        if let Err(e) = self.wait_ready(START_TIMEOUT).await {
+            self.print_logs();
+            panic!("member {i} did not come back: {e}");
+        }
+    }
+
+    /// Runs `etcdctl <args>` of version `ctl` against every member.
+    pub fn etcdctl(&self, ctl: Ctl, args: &[&str]) -> Output {
+        ctl.run(&self.endpoints(), args, None)
+    }
+
+    /// Runs `etcdctl <args>` against member `i` only.
+    pub fn etcdctl_at(&self, ctl: Ctl, i: usize, args: &[&str]) -> Output {
+        ctl.run(&self.client_url(i), args, None)
+    }
+
+    /// Everything member `i` has logged so far.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.members[i].log_path).unwrap_or_default()
+    }
+
+    /// Prints the tail of every member's log to stderr.
+    pub fn print_logs(&self) {
+        for m in &self.members {
+            eprintln!(
+                "----- {:?} {} log ({}) -----",
+                self.kind,
+                m.name,
+                m.log_path.display()
+            );
+            eprintln!("{}", tail(&m.log_path, LOG_TAIL_LINES));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_logs();
+        }
+        for m in &mut self.members {
+            if let Some(mut child) = m.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn member_id(status: &StatusResponse) -> u64 {
+    status.header.as_ref().map_or(0, |h| h.member_id)
+}
+
+/// The last `lines` lines of a file (reading at most its last 64 KiB).
+fn tail(path: &PathBuf, lines: usize) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::from("(no log)");
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut text = String::new();
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_ok() {
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
