@@ -135,6 +135,8 @@ struct State {
     recent: VecDeque<(i64, Vec<Event>)>,
     /// Every revision announced from here to `notified` is in `recent`.
     recent_from: i64,
+    /// Events held in `recent`, all revisions together.
+    recent_events: usize,
     streams: HashMap<u64, Stream>,
     next_stream: u64,
 }
@@ -244,6 +246,7 @@ impl WatchHub {
                 notified: current,
                 recent: VecDeque::new(),
                 recent_from: current + 1,
+                recent_events: 0,
                 streams: HashMap::new(),
                 next_stream: 0,
             }),
@@ -286,14 +289,20 @@ impl WatchHub {
                     "watch: revisions skipped in announcements"
                 );
                 st.recent.clear();
+                st.recent_events = 0;
                 st.recent_from = rev;
             }
             st.notified = rev;
             st.recent.push_back((rev, group.to_vec()));
-            while st.recent.len() > self.cfg.recent_revisions.max(1) {
-                if let Some((r, _)) = st.recent.pop_front() {
-                    st.recent_from = r + 1;
-                }
+            st.recent_events += group.len();
+            while st.recent.len() > self.cfg.recent_revisions.max(1)
+                || st.recent_events > self.cfg.recent_events
+            {
+                let Some((r, evs)) = st.recent.pop_front() else {
+                    break;
+                };
+                st.recent_from = r + 1;
+                st.recent_events -= evs.len();
             }
             for stream in st.streams.values_mut() {
                 for (&id, w) in stream.watchers.iter_mut() {
@@ -336,6 +345,7 @@ impl WatchHub {
         let current = read_store(&self.store).current_revision();
         st.notified = current;
         st.recent.clear();
+        st.recent_events = 0;
         st.recent_from = current + 1;
         for stream in st.streams.values_mut() {
             for w in stream.watchers.values_mut() {

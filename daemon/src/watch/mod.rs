@@ -64,6 +64,10 @@ pub struct WatchConfig {
     pub catchup_chunk: usize,
     /// Recently announced revisions kept in memory for the hand-over.
     pub recent_revisions: usize,
+    /// Cap on the events those revisions hold together: one huge revision
+    /// (a DeleteRange of a whole prefix) is not kept around in memory; a
+    /// hand-over that needs it reads the store instead.
+    pub recent_events: usize,
     /// How often the background thread looks for work when not woken
     /// (etcd: 100 ms).
     pub sync_interval: Duration,
@@ -79,6 +83,7 @@ impl Default for WatchConfig {
             fragment_bytes: 1536 * 1024 + 512 * 1024,
             catchup_chunk: 1000,
             recent_revisions: 1024,
+            recent_events: 16 * 1024,
             sync_interval: Duration::from_millis(100),
             victim_retry: Duration::from_millis(10),
         }

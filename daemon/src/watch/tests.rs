@@ -57,9 +57,14 @@ impl Rig {
     }
 
     fn delete(&mut self, k: &str) {
+        self.delete_range(k, "");
+    }
+
+    fn delete_range(&mut self, k: &str, end: &str) {
         self.index += 1;
         let req = DeleteRangeRequest {
             key: k.into(),
+            range_end: end.into(),
             ..Default::default()
         };
         let at = EntryId {
@@ -279,6 +284,37 @@ async fn the_ring_of_recent_revisions_finishes_a_hand_over_without_another_read(
     assert_eq!(got, vec![2, 3, 4, 5]);
     rig.put("k", "e");
     assert_eq!(events(&drain(&mut rx)), vec![ev(6, "k", "e")]);
+}
+
+#[tokio::test]
+async fn a_revision_too_big_for_the_ring_is_read_back_from_the_store() {
+    let mut rig = Rig::new(WatchConfig {
+        catchup_chunk: 1,
+        recent_events: 3,
+        ..WatchConfig::default()
+    });
+    rig.put("k/1", "a"); // 2
+    let (s, mut rx) = open(&rig).await;
+    s.watch(&WatchCreateRequest {
+        key: "k/".into(),
+        range_end: "k0".into(),
+        start_revision: 2,
+        ..Default::default()
+    })
+    .await;
+    for k in ["k/2", "k/3", "k/4"] {
+        rig.put(k, "b"); // 3, 4, 5
+    }
+    rig.delete_range("k/", "k0"); // 6: four events, more than the ring holds
+    rig.put("k/5", "c"); // 7
+    drain(&mut rx);
+    while rig.hub.sync_once() != Pending::Idle {}
+    let got = events(&drain(&mut rx));
+    let mut want = vec![ev(2, "k/1", "a")];
+    want.extend([ev(3, "k/2", "b"), ev(4, "k/3", "b"), ev(5, "k/4", "b")]);
+    want.extend(["k/1", "k/2", "k/3", "k/4"].map(|k| ev(6, k, "<del>")));
+    want.push(ev(7, "k/5", "c"));
+    assert_eq!(got, want);
 }
 
 #[tokio::test]
