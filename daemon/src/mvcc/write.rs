@@ -124,7 +124,11 @@ impl<'a> WriteTxn<'a> {
             .range(range, view.current)
             .map(|(_, v)| view.kv(&v))
             .collect::<Result<_, _>>()?;
-        for prev in &live {
+        let deleted = live.len() as i64;
+        self.events.reserve(live.len());
+        // Each previous KeyValue moves into its event: a prefix delete can
+        // hold many, and they are not copied.
+        for prev in live {
             let rev = self.next_rev();
             let removed = self.index.tombstone(&prev.key, rev);
             debug_assert!(removed, "a live key takes a tombstone");
@@ -143,10 +147,10 @@ impl<'a> WriteTxn<'a> {
                     mod_revision: rev.main,
                     ..Default::default()
                 }),
-                prev_kv: Some(prev.clone()),
+                prev_kv: Some(prev),
             });
         }
-        Ok(live.len() as i64)
+        Ok(deleted)
     }
 
     pub fn finish(self) -> Written {

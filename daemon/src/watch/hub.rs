@@ -293,8 +293,15 @@ impl WatchHub {
                 st.recent_from = rev;
             }
             st.notified = rev;
-            st.recent.push_back((rev, group.to_vec()));
-            st.recent_events += group.len();
+            if group.len() > self.cfg.recent_events {
+                // Too big to keep: not even cloned. The ring restarts after it.
+                st.recent.clear();
+                st.recent_events = 0;
+                st.recent_from = rev + 1;
+            } else {
+                st.recent.push_back((rev, group.to_vec()));
+                st.recent_events += group.len();
+            }
             while st.recent.len() > self.cfg.recent_revisions.max(1)
                 || st.recent_events > self.cfg.recent_events
             {
