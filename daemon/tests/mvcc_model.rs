@@ -269,7 +269,8 @@ impl Model {
                     mod_revision: txn.begin + 1,
                     ..Default::default()
                 }),
-                prev_kv: Some(kv.clone()),
+                // A delete reads previous values only when asked to.
+                prev_kv: d.prev_kv.then(|| kv.clone()),
             });
         }
         DeleteRangeResponse {

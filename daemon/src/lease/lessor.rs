@@ -93,6 +93,9 @@ impl Lease {
 pub struct Lessor {
     cfg: LessorConfig,
     leases: HashMap<i64, Lease>,
+    /// Which lease each attached key is on: the reverse of `Lease::keys`,
+    /// so a delete needs no previous value to detach its key.
+    key_lease: HashMap<Vec<u8>, i64>,
     leader: bool,
     /// Leader only: `(when to look at the lease, id)`, earliest first.
     due: BTreeSet<(Instant, i64)>,
@@ -116,6 +119,7 @@ impl Lessor {
         Lessor {
             cfg,
             leases: HashMap::new(),
+            key_lease: HashMap::new(),
             leader: false,
             due: BTreeSet::new(),
         }
@@ -168,25 +172,35 @@ impl Lessor {
         if let Some(due) = lease.due {
             self.due.remove(&(due, id));
         }
+        for key in &lease.keys {
+            self.key_lease.remove(key);
+        }
         Ok(lease.keys.into_iter().collect())
     }
 
     /// Keeps attachments in step with an applied write's events (a put, a
-    /// delete, a txn or a revoke): the previous KeyValue's lease loses the
-    /// key, a put's new lease gains it. Events naming a lease that no longer
-    /// exists change nothing.
+    /// delete, a txn or a revoke): a deleted key leaves its lease, a put
+    /// moves its key to the put's lease (or to none). Events naming a lease
+    /// that no longer exists change nothing.
     pub fn observe(&mut self, events: &[Event]) {
         for ev in events {
-            if let Some(prev) = ev.prev_kv.as_ref().filter(|p| p.lease != 0) {
-                if let Some(l) = self.leases.get_mut(&prev.lease) {
-                    l.keys.remove(&prev.key);
+            let Some(kv) = ev.kv.as_ref() else { continue };
+            let lease = if ev.r#type == EventType::Put as i32 {
+                kv.lease
+            } else {
+                0
+            };
+            if self.key_lease.get(&kv.key) == Some(&lease) {
+                continue;
+            }
+            if let Some(old) = self.key_lease.remove(&kv.key) {
+                if let Some(l) = self.leases.get_mut(&old) {
+                    l.keys.remove(&kv.key);
                 }
             }
-            let Some(kv) = ev.kv.as_ref() else { continue };
-            if ev.r#type == EventType::Put as i32 && kv.lease != 0 {
-                if let Some(l) = self.leases.get_mut(&kv.lease) {
-                    l.keys.insert(kv.key.clone());
-                }
+            if let Some(l) = self.leases.get_mut(&lease) {
+                l.keys.insert(kv.key.clone());
+                self.key_lease.insert(kv.key.clone(), lease);
             }
         }
     }
@@ -201,15 +215,18 @@ impl Lessor {
             .into_iter()
             .map(|s| (s.id, Lease::new(s.ttl)))
             .collect();
+        let mut key_lease = HashMap::new();
         for (key, id) in store.leased_keys()? {
             match leases.get_mut(&id) {
                 Some(l) => {
-                    l.keys.insert(key);
+                    l.keys.insert(key.clone());
+                    key_lease.insert(key, id);
                 }
                 None => tracing::warn!(lease = id, "a key names a lease that does not exist"),
             }
         }
         self.leases = leases;
+        self.key_lease = key_lease;
         self.leader = false;
         self.due.clear();
         Ok(())

@@ -397,6 +397,12 @@ fn rebuild_from_the_store_gives_the_same_leases_and_keys_as_a_follower() {
         assert_eq!(rebuilt.keys(id), m.lessor.keys(id));
         assert_eq!(rebuilt.ttl(id), m.lessor.ttl(id));
     }
+    // The rebuilt table knows each key's lease: a delete, whose events
+    // carry no previous value, still detaches.
+    m.lessor = rebuilt;
+    m.delete("c", "");
+    assert_eq!(m.keys(1), ["a"]);
+    assert_eq!(m.keys(2), ["b"]);
 }
 
 #[test]

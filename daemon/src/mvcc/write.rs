@@ -116,26 +116,31 @@ impl<'a> WriteTxn<'a> {
         Ok(())
     }
 
-    /// Deletes every live key in `range`; returns how many.
-    pub fn delete_range(&mut self, range: &KeyRange) -> Result<i64, MvccError> {
+    /// Deletes every live key in `range`; returns how many. With
+    /// `with_prev` each DELETE event carries the deleted KeyValue, read from
+    /// the store; without, nothing is read (as in etcd, a prefix delete of
+    /// many keys must not read all their values): a watcher that wants the
+    /// previous value has the hub fetch it.
+    pub fn delete_range(&mut self, range: &KeyRange, with_prev: bool) -> Result<i64, MvccError> {
         let view = self.view();
-        let live: Vec<KeyValue> = self
+        let live: Vec<(Vec<u8>, Option<KeyValue>)> = self
             .index
             .range(range, view.current)
-            .map(|(_, v)| view.kv(&v))
-            .collect::<Result<_, _>>()?;
+            .map(|(key, v)| {
+                let prev = if with_prev { Some(view.kv(&v)?) } else { None };
+                Ok((key.to_vec(), prev))
+            })
+            .collect::<Result<_, MvccError>>()?;
         let deleted = live.len() as i64;
         self.events.reserve(live.len());
-        // Each previous KeyValue moves into its event: a prefix delete can
-        // hold many, and they are not copied.
-        for prev in live {
+        for (key, prev) in live {
             let rev = self.next_rev();
-            let removed = self.index.tombstone(&prev.key, rev);
+            let removed = self.index.tombstone(&key, rev);
             debug_assert!(removed, "a live key takes a tombstone");
             // The stored tombstone carries only the key: enough to rebuild
             // the index on open.
             let stored = KeyValue {
-                key: prev.key.clone(),
+                key: key.clone(),
                 ..Default::default()
             };
             self.batch
@@ -143,11 +148,11 @@ impl<'a> WriteTxn<'a> {
             self.events.push(Event {
                 r#type: EventType::Delete as i32,
                 kv: Some(KeyValue {
-                    key: prev.key.clone(),
+                    key,
                     mod_revision: rev.main,
                     ..Default::default()
                 }),
-                prev_kv: Some(prev),
+                prev_kv: prev,
             });
         }
         Ok(deleted)
@@ -202,7 +207,7 @@ pub(crate) fn delete_range(
 ) -> Result<DeleteRangeResponse, MvccError> {
     let range = KeyRange::new(&d.key, &d.range_end);
     let before = w.events.len();
-    let deleted = w.delete_range(&range)?;
+    let deleted = w.delete_range(&range, d.prev_kv)?;
     let prev_kvs = if d.prev_kv {
         w.events[before..]
             .iter()

@@ -317,7 +317,10 @@ impl WatchHub {
                         continue;
                     }
                     w.next_rev = rev + 1;
-                    let evs = w.select(group);
+                    let mut evs = w.select(group);
+                    if w.prev_kv {
+                        fill_prev_kvs(&self.store, &mut evs);
+                    }
                     if evs.is_empty() {
                         continue;
                     }
@@ -531,7 +534,11 @@ impl WatchHub {
                 if next <= n {
                     if let Some(tail) = recent_since(recent, *recent_from, next) {
                         for group in tail {
-                            evs.extend(w.select(group));
+                            let mut selected = w.select(group);
+                            if w.prev_kv {
+                                fill_prev_kvs(&self.store, &mut selected);
+                            }
+                            evs.extend(selected);
                         }
                         next = n + 1;
                     }
@@ -755,6 +762,27 @@ fn sync_thread(hub: Weak<WatchHub>, wake: Arc<Wake>) {
             Pending::Retry => hub.cfg.victim_retry,
             Pending::Idle => hub.cfg.sync_interval,
         };
+    }
+}
+
+/// Gives the DELETE events in `evs` their previous KeyValue, which the
+/// apply loop does not read (see `WriteTxn::delete_range`); etcd, too,
+/// fetches it only for watchers that ask. Takes the store's read lock, so
+/// call it with the hub's lock held or with none, never under the store's.
+fn fill_prev_kvs(store: &RwLock<MvccStore>, evs: &mut [Event]) {
+    let missing = |e: &Event| e.prev_kv.is_none() && e.r#type == EventType::Delete as i32;
+    if !evs.iter().any(missing) {
+        return;
+    }
+    let store = read_store(store);
+    for e in evs.iter_mut().filter(|e| missing(e)) {
+        let Some(kv) = e.kv.as_ref() else { continue };
+        match store.prev_kv(&kv.key, kv.mod_revision) {
+            Ok(prev) => e.prev_kv = prev,
+            Err(err) => {
+                tracing::warn!(error = %err, rev = kv.mod_revision, "watch: no prev_kv for a delete");
+            }
+        }
     }
 }
 

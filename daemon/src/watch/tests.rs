@@ -286,6 +286,44 @@ async fn the_ring_of_recent_revisions_finishes_a_hand_over_without_another_read(
     assert_eq!(events(&drain(&mut rx)), vec![ev(6, "k", "e")]);
 }
 
+/// The previous value of each DELETE event of a watcher with prev_kv.
+fn deleted_prevs(out: &[Outgoing]) -> Vec<Option<String>> {
+    out.iter()
+        .flat_map(|o| o.response.events.iter())
+        .filter(|e| e.r#type == EventType::Delete as i32)
+        .map(|e| {
+            e.prev_kv
+                .as_ref()
+                .map(|p| String::from_utf8_lossy(&p.value).into_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_hub_fetches_prev_kv_of_deletes_for_watchers_that_want_it() {
+    // The apply loop's delete events carry no previous value; live
+    // watchers and hand-overs from the ring get it from the store.
+    let mut rig = Rig::new(WatchConfig {
+        catchup_chunk: 1,
+        ..WatchConfig::default()
+    });
+    rig.put("k", "a"); // 2
+    let (s, mut rx) = open(&rig).await;
+    let with_prev = |start| WatchCreateRequest {
+        key: "k".into(),
+        start_revision: start,
+        prev_kv: true,
+        ..Default::default()
+    };
+    s.watch(&with_prev(0)).await; // synced
+    s.watch(&with_prev(2)).await; // catches up: history, then the ring
+    rig.put("k", "b"); // 3
+    rig.delete("k"); // 4
+    while rig.hub.sync_once() != Pending::Idle {}
+    let out = drain(&mut rx);
+    assert_eq!(deleted_prevs(&out), vec![Some("b".to_string()); 2]);
+}
+
 #[tokio::test]
 async fn a_revision_too_big_for_the_ring_is_read_back_from_the_store() {
     let mut rig = Rig::new(WatchConfig {

@@ -16,6 +16,7 @@
 use super::MvccStore;
 use crate::mvcc::MvccError;
 use crate::mvcc::key_index::KeyRange;
+use crate::mvcc::read::ReadView;
 use crate::mvcc::revision::{Revision, decode_key};
 use crate::mvcc::schema::Tree;
 use cairn_proto::mvccpb::{Event, KeyValue, event::EventType};
@@ -117,12 +118,8 @@ impl MvccStore {
             {
                 continue;
             }
-            // The revision before the event must itself be readable.
-            let prev = if prev_kv && rev.main > self.compacted.max(1) {
-                self.index
-                    .get(&kv.key, rev.main - 1)
-                    .map(|v| view.kv(&v))
-                    .transpose()?
+            let prev = if prev_kv {
+                self.kv_before(&view, &kv.key, rev.main)?
             } else {
                 None
             };
@@ -146,6 +143,29 @@ impl MvccStore {
             out.events.push(event);
         }
         Ok(out)
+    }
+
+    /// The KeyValue `key` had just before revision `rev`: the `prev_kv` of
+    /// an event at `rev`. None if the key did not exist then, or if that
+    /// revision is compacted away.
+    pub fn prev_kv(&self, key: &[u8], rev: i64) -> Result<Option<KeyValue>, MvccError> {
+        self.kv_before(&self.view(), key, rev)
+    }
+
+    fn kv_before(
+        &self,
+        view: &ReadView<'_>,
+        key: &[u8],
+        rev: i64,
+    ) -> Result<Option<KeyValue>, MvccError> {
+        // The revision before the event must itself be readable.
+        if rev <= self.compacted.max(1) {
+            return Ok(None);
+        }
+        self.index
+            .get(key, rev - 1)
+            .map(|v| view.kv(&v))
+            .transpose()
     }
 }
 
@@ -206,8 +226,10 @@ mod tests {
             ..Default::default()
         };
         live.extend(s.txn(&txn, at(3), None).unwrap().events);
+        // With prev_kv, so the delete's event carries what history adds.
         let del = DeleteRangeRequest {
             key: "a".into(),
+            prev_kv: true,
             ..Default::default()
         };
         live.extend(s.delete_range(&del, at(4)).unwrap().events);
@@ -222,6 +244,22 @@ mod tests {
         let h = s.history(&all, 1, i64::MAX, 1000, true).unwrap();
         assert_eq!(h.events, live);
         assert_eq!((h.next, h.current), (7, 6));
+    }
+
+    #[test]
+    fn a_delete_reads_previous_values_only_when_asked_and_prev_kv_finds_them() {
+        let mut s = store();
+        s.put(&put_req("a", "1"), at(1), None).unwrap();
+        let del = DeleteRangeRequest {
+            key: "a".into(),
+            ..Default::default()
+        };
+        let evs = s.delete_range(&del, at(2)).unwrap().events;
+        assert_eq!(summary(&evs), vec![(3, "del", "a".into())]);
+        assert_eq!(evs[0].prev_kv, None);
+        let prev = s.prev_kv(b"a", 3).unwrap().expect("a existed at 2");
+        assert_eq!((prev.value.as_slice(), prev.mod_revision), (&b"1"[..], 2));
+        assert_eq!(s.prev_kv(b"a", 2).unwrap(), None, "nothing before the put");
     }
 
     #[test]

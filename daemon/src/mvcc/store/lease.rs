@@ -114,7 +114,7 @@ impl MvccStore {
             doomed.dedup();
             let mut w = s.write_txn();
             for k in doomed {
-                w.delete_range(&KeyRange::Single(k.clone()))?;
+                w.delete_range(&KeyRange::Single(k.clone()), false)?;
             }
             let mut written = w.finish();
             written.batch.delete(Tree::Lease, record);
