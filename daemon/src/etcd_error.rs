@@ -51,11 +51,12 @@ pub enum EtcdError {
     Corrupt,
     NotSupportedForLearner,
     BadLeaderTransferee,
+    TimeoutLeaderTransfer,
 }
 
 impl EtcdError {
     /// Every variant, for tests and documentation.
-    pub const ALL: [EtcdError; 36] = [
+    pub const ALL: [EtcdError; 37] = [
         EtcdError::EmptyKey,
         EtcdError::KeyNotFound,
         EtcdError::ValueProvided,
@@ -92,6 +93,7 @@ impl EtcdError {
         EtcdError::Corrupt,
         EtcdError::NotSupportedForLearner,
         EtcdError::BadLeaderTransferee,
+        EtcdError::TimeoutLeaderTransfer,
     ];
 
     /// The table: etcd 3.5's status code and message for each error.
@@ -181,6 +183,12 @@ impl EtcdError {
             BadLeaderTransferee => (
                 Code::FailedPrecondition,
                 "etcdserver: bad leader transferee",
+            ),
+            // etcd has no gRPC error for this one: its server falls back to
+            // code Unknown with the error's text.
+            TimeoutLeaderTransfer => (
+                Code::Unknown,
+                "etcdserver: request timed out, leader transfer took too long",
             ),
         }
     }

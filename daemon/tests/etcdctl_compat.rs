@@ -44,6 +44,8 @@ struct Session<'a> {
     format: &'static str,
     /// The member every command goes to.
     member: usize,
+    /// The member that led when the variant started.
+    leader: usize,
     masks: Masks,
     transcript: String,
 }
@@ -64,9 +66,24 @@ impl Session<'_> {
 
     /// Like [`Session::ctl`], feeding `stdin` to the command.
     fn ctl_stdin(&mut self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        self.record(&self.endpoint(), args, stdin)
+    }
+
+    /// Like [`Session::ctl`], with every member as an endpoint (for
+    /// commands that look for the leader among them).
+    fn ctl_all(&mut self, args: &[&str]) {
+        self.record(&self.cluster.endpoints(), args, None);
+    }
+
+    fn record(
+        &mut self,
+        endpoints: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> std::process::Output {
         let mut full = vec!["-w", self.format];
         full.extend_from_slice(args);
-        let out = self.ctl.run(&self.endpoint(), &full, stdin);
+        let out = self.ctl.run(endpoints, &full, stdin);
         self.transcript
             .push_str(&format!("$ etcdctl {}\n", self.masks.text(&args.join(" "))));
         if let Some(input) = stdin {
@@ -242,6 +259,7 @@ async fn check(kind: Server, name: &str, scenario: fn(&mut Session<'_>)) {
                     ctl,
                     format,
                     member: (0..cluster.size()).find(|&i| i != leader).unwrap_or(leader),
+                    leader,
                     masks: Masks::for_cluster(cluster, leader),
                     transcript: String::new(),
                 };
@@ -469,6 +487,23 @@ fn member_list(s: &mut Session<'_>) {
     s.ctl(&["member", "list"]);
 }
 
+/// Leadership to another member (the leader itself in a 1-member cluster)
+/// and back, so every variant starts with the same leader; then to a member
+/// that does not exist.
+fn move_leader(s: &mut Session<'_>) {
+    // The session's member is the first follower (masked "follower-a").
+    let hex = |i: usize| format!("{:x}", s.cluster.member_id(i));
+    let (leader, target) = (hex(s.leader), hex(s.member));
+    s.ctl_all(&["move-leader", &target]);
+    let back = Ctl::V3_5.run(&s.cluster.endpoints(), &["move-leader", &leader], None);
+    assert!(
+        back.status.success(),
+        "moving leadership back: {}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    s.ctl_all(&["move-leader", "1234"]);
+}
+
 fn error_key_not_provided(s: &mut Session<'_>) {
     s.ctl(&["get"]);
     s.ctl(&["put"]);
@@ -566,7 +601,7 @@ macro_rules! compat_tests {
             compat_tests!(@each $server;
                 get_ranges, put_prev_kv_and_lease, del_prefix_prev_kv, txn_from_stdin,
                 compaction, watch_prefix_from_rev, watch_prev_kv, lease_lifecycle,
-                endpoint_status, endpoint_health, endpoint_hashkv, member_list,
+                endpoint_status, endpoint_health, endpoint_hashkv, member_list, move_leader,
                 error_key_not_provided, error_future_revision, error_revoke_unknown_lease);
         }
     };

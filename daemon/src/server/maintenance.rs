@@ -1,5 +1,5 @@
-//! etcd's Maintenance service: Status, Hash, HashKV and Alarm (list) now;
-//! Defragment, Snapshot, MoveLeader and Downgrade arrive with the
+//! etcd's Maintenance service: Status, Hash, HashKV, Alarm (list) and
+//! MoveLeader now; Defragment, Snapshot and Downgrade arrive with the
 //! maintenance issue and are refused until then with Unimplemented.
 //!
 //! Owns: reporting this member's view of raft and of its store. Must never:
@@ -22,7 +22,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::ETCD_VERSION;
-use super::state::Shared;
+use super::state::{Input, Shared};
 use crate::etcd_error::EtcdError;
 
 #[derive(Debug, Clone)]
@@ -128,11 +128,36 @@ impl Maintenance for MaintenanceService {
         Err(not_yet("snapshot"))
     }
 
+    /// Hands leadership to `target_id`, a voting member, and answers once
+    /// it leads. Only the leader takes the request (etcdctl move-leader
+    /// finds it among the endpoints); raft catches the target up first.
     async fn move_leader(
         &self,
-        _: Request<MoveLeaderRequest>,
+        request: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
-        Err(not_yet("move-leader"))
+        let target = request.into_inner().target_id;
+        if !self.shared.raft.is_leader.load(Ordering::Relaxed) {
+            return Err(EtcdError::NotLeader.into());
+        }
+        let voter = self
+            .shared
+            .read_store()
+            .members()
+            .map_err(|e| store_status(&e))?
+            .iter()
+            .any(|m| m.id == target && !m.is_learner);
+        if !voter {
+            return Err(EtcdError::BadLeaderTransferee.into());
+        }
+        if target != self.shared.member_id {
+            self.shared.send_input(Input::TransferLeader(target))?;
+            let timeout = self.shared.limits.request_timeout;
+            if !self.shared.wait_for_leader_to_be(target, timeout).await {
+                return Err(EtcdError::TimeoutLeaderTransfer.into());
+            }
+        }
+        // etcd answers with no header at all.
+        Ok(Response::new(MoveLeaderResponse { header: None }))
     }
 
     async fn downgrade(

@@ -219,6 +219,16 @@ impl Shared {
     }
 
     /// Waits up to the configured time for some member to be leader.
+    /// Waits until `target` leads, for at most `timeout`; false if it did
+    /// not in time.
+    pub async fn wait_for_leader_to_be(&self, target: u64, timeout: Duration) -> bool {
+        let mut rx = self.leader_tx.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|l| *l == target)).await,
+            Ok(Ok(_))
+        )
+    }
+
     pub async fn wait_for_leader(&self) -> Result<(), EtcdError> {
         let mut rx = self.leader_tx.subscribe();
         match tokio::time::timeout(self.limits.leader_wait, rx.wait_for(|l| *l != 0)).await {
