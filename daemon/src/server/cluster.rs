@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 
 use super::read::Reads;
 use super::state::Shared;
-use crate::etcd_error::EtcdError;
+use super::{not_yet, store_status};
 
 #[derive(Debug, Clone)]
 pub struct ClusterService {
@@ -29,10 +29,6 @@ impl ClusterService {
     pub fn new(shared: Arc<Shared>, reads: Reads) -> ClusterService {
         ClusterService { shared, reads }
     }
-}
-
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("cairn: {what} is not supported yet"))
 }
 
 #[tonic::async_trait]
@@ -69,7 +65,7 @@ impl Cluster for ClusterService {
             .shared
             .read_store()
             .members()
-            .map_err(|e| Status::from(EtcdError::from(&e)))?;
+            .map_err(|e| store_status(&e))?;
         Ok(Response::new(MemberListResponse {
             // Membership is not versioned by the key space: like etcd, the
             // header carries no revision.

@@ -21,9 +21,9 @@ use tonic::{Request, Response, Status};
 use super::node::fill_header;
 use super::read::Reads;
 use super::state::{Outcome, Shared};
-use crate::etcd_error::EtcdError;
+use super::store_status;
 use crate::mvcc::{
-    MvccError, check_request_size, validate_delete, validate_put, validate_range, validate_txn,
+    check_request_size, validate_delete, validate_put, validate_range, validate_txn,
 };
 
 /// Serves the KV service of one member.
@@ -39,15 +39,11 @@ impl KvService {
     }
 }
 
-fn mvcc_status(e: &MvccError) -> Status {
-    EtcdError::from(e).into()
-}
-
 /// Wraps `op` in an envelope, checks its size and proposes it.
 pub async fn propose(shared: &Shared, op: Op) -> Result<Outcome, Status> {
     let id = shared.next_id() as u64;
     let data = Envelope { id, op: Some(op) }.encode_to_vec();
-    check_request_size(data.len(), &shared.limits.request).map_err(|e| mvcc_status(&e))?;
+    check_request_size(data.len(), &shared.limits.request).map_err(|e| store_status(&e))?;
     Ok(shared.propose(id, Bytes::from(data)).await?)
 }
 
@@ -63,7 +59,7 @@ impl Kv for KvService {
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
         let r = request.into_inner();
-        validate_range(&r).map_err(|e| mvcc_status(&e))?;
+        validate_range(&r).map_err(|e| store_status(&e))?;
         if !r.serializable {
             self.reads.linearizable().await?;
         }
@@ -71,14 +67,14 @@ impl Kv for KvService {
             .shared
             .read_store()
             .range(&r)
-            .map_err(|e| mvcc_status(&e))?;
+            .map_err(|e| store_status(&e))?;
         fill_header(&self.shared, &mut resp.header);
         Ok(Response::new(resp))
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let r = request.into_inner();
-        validate_put(&r).map_err(|e| mvcc_status(&e))?;
+        validate_put(&r).map_err(|e| store_status(&e))?;
         match propose(&self.shared, Op::Put(r)).await? {
             Outcome::Put(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
@@ -93,7 +89,7 @@ impl Kv for KvService {
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         let r = request.into_inner();
-        validate_delete(&r).map_err(|e| mvcc_status(&e))?;
+        validate_delete(&r).map_err(|e| store_status(&e))?;
         match propose(&self.shared, Op::DeleteRange(r)).await? {
             Outcome::DeleteRange(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
@@ -105,7 +101,7 @@ impl Kv for KvService {
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let r = request.into_inner();
-        validate_txn(&r, &self.shared.limits.request).map_err(|e| mvcc_status(&e))?;
+        validate_txn(&r, &self.shared.limits.request).map_err(|e| store_status(&e))?;
         match propose(&self.shared, Op::Txn(r)).await? {
             Outcome::Txn(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);

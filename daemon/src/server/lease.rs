@@ -27,6 +27,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::kv::propose;
 use super::node::fill_header;
 use super::state::{Outcome, Shared};
+use super::store_status;
 use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseApi, LeaseError};
 
@@ -61,7 +62,7 @@ impl ServerLeases {
             .shared
             .read_store()
             .members()
-            .map_err(|e| Status::from(EtcdError::from(&e)))?
+            .map_err(|e| store_status(&e))?
             .into_iter()
             .find(|m| m.id == leader)
             .and_then(|m| m.client_ur_ls.into_iter().next())

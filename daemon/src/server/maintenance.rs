@@ -21,8 +21,8 @@ use cairn_proto::etcdserverpb::{
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::ETCD_VERSION;
 use super::state::{Input, Shared};
+use super::{ETCD_VERSION, not_yet, store_status};
 use crate::etcd_error::EtcdError;
 
 #[derive(Debug, Clone)]
@@ -34,14 +34,6 @@ impl MaintenanceService {
     pub fn new(shared: Arc<Shared>) -> MaintenanceService {
         MaintenanceService { shared }
     }
-}
-
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("cairn: {what} is not supported yet"))
-}
-
-fn store_status(e: &crate::mvcc::MvccError) -> Status {
-    EtcdError::from(e).into()
 }
 
 type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;

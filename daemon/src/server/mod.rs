@@ -52,13 +52,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::config::{ClusterState, ServerConfig};
 use crate::lease::{LeaseService, Lessor, LessorConfig};
 use crate::mvcc::{Limits, MvccStore, SledBackend, SledOptions, StoreConfig};
-use crate::peer::transport::{Deliver, Inbound, PeerService, Transport};
+use crate::peer::transport::{Deliver, Inbound, Transport};
 use crate::raft::{Config as RaftConfig, Message, NodeId, RawNode};
 use crate::raft_storage::{Bootstrap, DiskOptions, DiskStorage};
 use crate::wal::Metadata;
 use crate::watch::{WatchConfig, WatchHub, WatchService};
 use cairn_proto::etcdserverpb::watch_server::WatchServer;
-use cairn_proto::peer::peer_server::PeerServer;
 use node::{NodeLoop, NodeOptions, Outbox};
 use read::Reads;
 use state::{Identity, Input, ServeLimits, Shared};
@@ -363,39 +362,28 @@ impl Server {
         let reads = Reads::start(Arc::clone(&shared));
         let (stop, stop_rx) = watch::channel(false);
         for url in &cfg.listen_peer_urls {
-            let addr = listen_addr(url)?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening for peers on {url}"))?;
-            tokio::spawn(serve_peers(listener, transport.service(), stop_rx.clone()));
+            let listener = bind(url, "peers").await?;
+            let routes = tonic::service::Routes::new(transport.service());
+            tokio::spawn(serve(listener, routes, false, stop_rx.clone()));
             tracing::info!(url = %url, "serving peer traffic");
         }
         let mut client_addrs = Vec::new();
         for url in &cfg.listen_client_urls {
-            let addr = listen_addr(url)?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening for clients on {url}"))?;
+            let listener = bind(url, "clients").await?;
             client_addrs.push(listener.local_addr()?);
             let routes = client_routes(&shared, &reads, &fsync);
-            tokio::spawn(serve(listener, routes, stop_rx.clone()));
+            tokio::spawn(serve(listener, routes, true, stop_rx.clone()));
             tracing::info!(url = %url, "serving client requests");
         }
         for url in &cfg.listen_metrics_urls {
-            let addr = listen_addr(url)?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening for metrics on {url}"))?;
+            let listener = bind(url, "metrics").await?;
             let router = http::router(http::HttpState {
                 shared: Arc::clone(&shared),
                 reads: reads.clone(),
                 fsync: Arc::clone(&fsync),
             });
-            tokio::spawn(serve(
-                listener,
-                tonic::service::Routes::from(router),
-                stop_rx.clone(),
-            ));
+            let routes = tonic::service::Routes::from(router);
+            tokio::spawn(serve(listener, routes, true, stop_rx.clone()));
         }
         let advertised: Vec<String> = cfg
             .advertise_client_urls
@@ -493,13 +481,16 @@ fn client_routes(
         .add_service(health_service)
 }
 
+/// Serves `routes` on `listener` until `stop`; HTTP/1 too when `http1`
+/// (the client and metrics ports, for /health and friends).
 async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
+    http1: bool,
     mut stop: watch::Receiver<bool>,
 ) {
     let result = tonic::transport::Server::builder()
-        .accept_http1(true)
+        .accept_http1(http1)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .add_routes(routes)
@@ -512,22 +503,11 @@ async fn serve(
     }
 }
 
-async fn serve_peers(
-    listener: TcpListener,
-    service: PeerServer<PeerService>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let result = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(10)))
-        .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "the peer listener stopped");
-    }
+/// Binds the address `url` names, for `what` ("peers", "clients", ...).
+async fn bind(url: &crate::config::urls::EtcdUrl, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen_addr(url)?)
+        .await
+        .with_context(|| format!("listening for {what} on {url}"))
 }
 
 /// Records this member's name and client URLs in the cluster's member list
@@ -561,4 +541,14 @@ async fn publish_attributes(
         tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = shared.raft.applied.load(Ordering::Relaxed);
     }
+}
+
+/// A store error as the gRPC status etcd answers with.
+pub(crate) fn store_status(e: &crate::mvcc::MvccError) -> tonic::Status {
+    crate::etcd_error::EtcdError::from(e).into()
+}
+
+/// The answer to an etcd call cairn does not serve yet.
+pub(crate) fn not_yet(what: &str) -> tonic::Status {
+    tonic::Status::unimplemented(format!("cairn: {what} is not supported yet"))
 }

@@ -428,16 +428,7 @@ impl WatchHub {
                 let Phase::Victim { pending, compacted } = &mut w.phase else {
                     continue;
                 };
-                while let Some(o) = pending.pop_front() {
-                    match stream.tx.try_send(o) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(o)) => {
-                            pending.push_front(o);
-                            break;
-                        }
-                        Err(TrySendError::Closed(_)) => pending.clear(),
-                    }
-                }
+                send_queued(&stream.tx, pending);
                 if pending.is_empty() {
                     w.phase = if *compacted {
                         Phase::Compacted
@@ -551,16 +542,7 @@ impl WatchHub {
                 if !out.is_empty() {
                     w.progress_due = false;
                 }
-                while let Some(o) = out.pop_front() {
-                    match stream.tx.try_send(o) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(o)) => {
-                            out.push_front(o);
-                            break;
-                        }
-                        Err(TrySendError::Closed(_)) => out.clear(),
-                    }
-                }
+                send_queued(&stream.tx, &mut out);
                 w.phase = if !out.is_empty() {
                     Phase::Victim {
                         pending: out,
@@ -762,6 +744,21 @@ fn sync_thread(hub: Weak<WatchHub>, wake: Arc<Wake>) {
             Pending::Retry => hub.cfg.victim_retry,
             Pending::Idle => hub.cfg.sync_interval,
         };
+    }
+}
+
+/// Sends `queue` in order until the stream is full (what is left stays
+/// queued) or closed (the queue is dropped: nobody will read it).
+fn send_queued(tx: &mpsc::Sender<Outgoing>, queue: &mut VecDeque<Outgoing>) {
+    while let Some(o) = queue.pop_front() {
+        match tx.try_send(o) {
+            Ok(()) => {}
+            Err(TrySendError::Full(o)) => {
+                queue.push_front(o);
+                return;
+            }
+            Err(TrySendError::Closed(_)) => queue.clear(),
+        }
     }
 }
 
