@@ -562,22 +562,29 @@ async fn check_perf(kind: Server) -> PerfVerdict {
     }
 }
 
+/// cairn's throughput may fall this far below etcd's in the same run: on
+/// this 2-core machine the same server's figure varies by about ±10% from
+/// run to run (806-922 writes/s for cairn, 743-944 for etcd over seven
+/// runs), so a tighter bound fails at random. It guards against a real
+/// slowdown; the figures themselves come from scripts/check-perf-compare.
+const PERF_RATIO_FLOOR: f64 = 0.85;
+
 /// `etcdctl check perf --load=m` against 3-member clusters of etcd and of
-/// cairn, one after the other on the same machine: cairn must pass every
-/// criterion etcd passes and reach at least 95% of etcd's throughput. (On
-/// a 2-core machine neither reaches the 900 writes/s the load asks of 3
-/// members on one host; etcd is the yardstick for what the machine allows.)
+/// cairn, one after the other on the same machine: cairn must pass the
+/// latency criteria (slowest request, stddev) etcd passes, and reach
+/// [`PERF_RATIO_FLOOR`] of etcd's throughput. Whether either passes the
+/// throughput criterion itself (900 writes/s) is a coin toss here: three
+/// members and etcdctl share two cores.
 #[tokio::test]
 async fn check_perf_load_m_as_etcd() {
     let etcd = check_perf(Server::Etcd).await;
     let cairn = check_perf(Server::Cairn).await;
+    let ratio = cairn.throughput / etcd.throughput;
     eprintln!(
-        "check perf m: cairn {:.0} writes/s, etcd {:.0} writes/s (ratio {:.2})",
-        cairn.throughput,
-        etcd.throughput,
-        cairn.throughput / etcd.throughput
+        "check perf m: cairn {:.0} writes/s, etcd {:.0} writes/s (ratio {ratio:.2})",
+        cairn.throughput, etcd.throughput,
     );
-    for criterion in &etcd.passed {
+    for criterion in etcd.passed.iter().filter(|c| **c != "Throughput") {
         assert!(
             cairn.passed.contains(criterion),
             "etcd passes {criterion:?} but cairn does not:\ncairn:\n{}\netcd:\n{}",
@@ -586,8 +593,8 @@ async fn check_perf_load_m_as_etcd() {
         );
     }
     assert!(
-        cairn.throughput >= 0.95 * etcd.throughput,
-        "cairn {:.0} writes/s is below 95% of etcd's {:.0}",
+        ratio >= PERF_RATIO_FLOOR,
+        "cairn {:.0} writes/s is below {PERF_RATIO_FLOOR} of etcd's {:.0}",
         cairn.throughput,
         etcd.throughput
     );
