@@ -128,7 +128,14 @@ fn revoke_deletes_the_leases_keys_in_one_revision_of_delete_events() {
         ]
     );
     assert_eq!(m.live_keys(), ["b", "d"]);
-    assert_eq!(m.store.leases().unwrap(), [StoredLease { id: 2, ttl: 60 }]);
+    assert_eq!(
+        m.store.leases().unwrap(),
+        [StoredLease {
+            id: 2,
+            ttl: 60,
+            remaining: 0
+        }]
+    );
     assert!(!m.lessor.contains(1));
 }
 
@@ -174,7 +181,14 @@ fn refused_grants_and_revokes_still_consume_their_entries() {
     assert!(m.store.is_applied(m.next - 1));
     assert_eq!(m.store.current_revision(), rev);
     assert_eq!(m.store.hash_kv(0).unwrap().hash, hash);
-    assert_eq!(m.store.leases().unwrap(), [StoredLease { id: 1, ttl: 60 }]);
+    assert_eq!(
+        m.store.leases().unwrap(),
+        [StoredLease {
+            id: 1,
+            ttl: 60,
+            remaining: 0
+        }]
+    );
     m.grant(2, MAX_LEASE_TTL).unwrap();
 }
 

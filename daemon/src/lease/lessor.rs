@@ -65,6 +65,9 @@ pub struct TimeToLive {
 #[derive(Debug)]
 struct Lease {
     ttl: i64,
+    /// The remaining TTL (seconds) the last applied checkpoint recorded;
+    /// 0: none. A new leader counts from it instead of the full TTL.
+    remaining: i64,
     keys: BTreeSet<Vec<u8>>,
     /// Leader only.
     expiry: Option<Instant>,
@@ -76,6 +79,7 @@ impl Lease {
     fn new(ttl: i64) -> Self {
         Lease {
             ttl,
+            remaining: 0,
             keys: BTreeSet::new(),
             expiry: None,
             due: None,
@@ -84,6 +88,16 @@ impl Lease {
 
     fn ttl_duration(&self) -> Duration {
         Duration::from_secs(self.ttl.max(0) as u64)
+    }
+
+    /// What a new leader gives the lease: the checkpointed remaining TTL
+    /// if there is one, else the full TTL.
+    fn restart_duration(&self) -> Duration {
+        if self.remaining > 0 {
+            Duration::from_secs(self.remaining as u64)
+        } else {
+            self.ttl_duration()
+        }
     }
 }
 
@@ -178,6 +192,23 @@ impl Lessor {
         Ok(lease.keys.into_iter().collect())
     }
 
+    /// Applies a checkpoint: lease `id` has `remaining` seconds left (0:
+    /// forget a recorded value). Only what a future leader starts from
+    /// changes; the current leader's clock does not. Unknown ids are
+    /// ignored, as the store ignores them.
+    pub fn checkpoint(&mut self, id: i64, remaining: i64) {
+        if let Some(l) = self.leases.get_mut(&id) {
+            l.remaining = remaining;
+        }
+    }
+
+    /// Whether lease `id` carries a checkpointed remaining TTL, which a
+    /// renewal must reset (or a later leader would cut the renewed lease
+    /// short).
+    pub fn checkpointed(&self, id: i64) -> bool {
+        self.leases.get(&id).is_some_and(|l| l.remaining > 0)
+    }
+
     /// Keeps attachments in step with an applied write's events (a put, a
     /// delete, a txn or a revoke): a deleted key leaves its lease, a put
     /// moves its key to the put's lease (or to none). Events naming a lease
@@ -213,7 +244,11 @@ impl Lessor {
         let mut leases: HashMap<i64, Lease> = store
             .leases()?
             .into_iter()
-            .map(|s| (s.id, Lease::new(s.ttl)))
+            .map(|s| {
+                let mut lease = Lease::new(s.ttl);
+                lease.remaining = s.remaining;
+                (s.id, lease)
+            })
             .collect();
         let mut key_lease = HashMap::new();
         for (key, id) in store.leased_keys()? {
@@ -245,7 +280,7 @@ impl Lessor {
         let mut order: Vec<(Instant, i64)> = self
             .leases
             .iter()
-            .map(|(&id, l)| (after(now, extend + l.ttl_duration()), id))
+            .map(|(&id, l)| (after(now, extend + l.restart_duration()), id))
             .collect();
         if order.len() >= REVOKE_RATE {
             order.sort_unstable();
@@ -316,6 +351,25 @@ impl Lessor {
             self.due.insert((retry, id));
             out.push(id);
         }
+        out
+    }
+
+    /// Leader only: the remaining TTL at `now`, in whole seconds rounded up,
+    /// of every lease granted for longer than `longer_than` that has not
+    /// expired, in id order. Shorter leases are left out: they expire or
+    /// are renewed before a checkpoint would matter.
+    pub fn checkpoints(&self, now: Instant, longer_than: Duration) -> Vec<(i64, i64)> {
+        let mut out: Vec<(i64, i64)> = self
+            .leases
+            .iter()
+            .filter(|(_, l)| l.ttl_duration() > longer_than)
+            .filter_map(|(&id, l)| {
+                let left = l.expiry?.checked_duration_since(now)?;
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                (secs > 0).then_some((id, secs as i64))
+            })
+            .collect();
+        out.sort_unstable();
         out
     }
 

@@ -432,3 +432,42 @@ fn ids_are_never_zero_or_negative() {
         assert!(id > 0, "{id}");
     }
 }
+
+#[test]
+fn a_new_leader_counts_down_from_the_checkpointed_remaining_ttl() {
+    let t = Instant::now();
+    let mut l = Lessor::new(cfg());
+    l.grant(1, 100, t).unwrap();
+    l.grant(2, 100, t).unwrap();
+    l.checkpoint(1, 40);
+    l.checkpoint(99, 5); // unknown: ignored
+    assert!(l.checkpointed(1) && !l.checkpointed(2));
+    l.promote(t + secs(500), secs(1));
+    assert_eq!(l.time_to_live(1, t + secs(500)).unwrap().ttl, 41);
+    assert_eq!(l.time_to_live(2, t + secs(500)).unwrap().ttl, 101);
+    // A checkpoint of 0 forgets the recorded value (a renewal asks that).
+    l.checkpoint(1, 0);
+    assert!(!l.checkpointed(1));
+    l.demote();
+    l.promote(t + secs(600), secs(1));
+    assert_eq!(l.time_to_live(1, t + secs(600)).unwrap().ttl, 101);
+}
+
+#[test]
+fn checkpoints_list_long_leases_rounded_up_and_only_on_the_leader() {
+    let t = Instant::now();
+    let mut l = Lessor::new(cfg());
+    l.grant(3, 600, t).unwrap();
+    l.grant(1, 300, t).unwrap();
+    l.grant(2, 5, t).unwrap();
+    assert!(
+        l.checkpoints(t, secs(10)).is_empty(),
+        "a follower has no clock"
+    );
+    l.promote(t, Duration::ZERO);
+    let later = t + Duration::from_millis(100_500);
+    // 199.5 s and 499.5 s left, rounded up; the 5 s lease is too short to
+    // be worth one.
+    assert_eq!(l.checkpoints(later, secs(10)), [(1, 200), (3, 500)]);
+    assert!(l.checkpoints(t + secs(700), secs(10)).is_empty(), "expired");
+}

@@ -8,26 +8,25 @@
 //! never: expire a lease except through a raft proposal, or expire one from
 //! a member that is not the leader.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_proto::etcdserverpb::lease_client::LeaseClient;
 use cairn_proto::etcdserverpb::{
-    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseLeasesResponse,
-    LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
-    LeaseTimeToLiveResponse, ResponseHeader,
+    LeaseCheckpoint, LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse,
+    LeaseKeepAliveRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    LeaseStatus, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, ResponseHeader,
 };
 use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
 use tonic::Status;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
+use super::forward::LeaderChannels;
 use super::kv::propose;
 use super::node::fill_header;
 use super::state::{Outcome, Shared};
-use super::store_status;
 use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseApi, LeaseError};
 
@@ -41,45 +40,20 @@ const EXPIRY_CHECK: Duration = Duration::from_millis(500);
 pub struct ServerLeases {
     shared: Arc<Shared>,
     /// Connections to leaders' client URLs, for forwarding.
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: LeaderChannels,
 }
 
 impl ServerLeases {
     pub fn new(shared: Arc<Shared>) -> ServerLeases {
         ServerLeases {
             shared,
-            channels: Mutex::new(HashMap::new()),
+            channels: LeaderChannels::default(),
         }
     }
 
     /// A client for the current leader's client URL.
     fn leader_client(&self) -> Result<LeaseClient<Channel>, Status> {
-        let leader = self.shared.raft.leader.load(Ordering::Relaxed);
-        if leader == 0 {
-            return Err(EtcdError::NoLeader.into());
-        }
-        let url = self
-            .shared
-            .read_store()
-            .members()
-            .map_err(|e| store_status(&e))?
-            .into_iter()
-            .find(|m| m.id == leader)
-            .and_then(|m| m.client_ur_ls.into_iter().next())
-            .ok_or_else(|| Status::from(EtcdError::NoLeader))?;
-        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        let channel = match channels.get(&url) {
-            Some(c) => c.clone(),
-            None => {
-                let c = Endpoint::from_shared(url.clone())
-                    .map_err(|e| Status::internal(format!("leader URL {url}: {e}")))?
-                    .connect_timeout(Duration::from_secs(1))
-                    .connect_lazy();
-                channels.insert(url, c.clone());
-                c
-            }
-        };
-        Ok(LeaseClient::new(channel))
+        Ok(LeaseClient::new(self.channels.leader(&self.shared)?))
     }
 
     /// Renews on the leader through a one-request keep-alive stream.
@@ -118,6 +92,7 @@ impl ServerLeases {
 #[tonic::async_trait]
 impl LeaseApi for ServerLeases {
     async fn grant(&self, mut req: LeaseGrantRequest) -> Result<LeaseGrantResponse, Status> {
+        super::kv::check_quota(&self.shared, 0)?;
         if req.id == 0 {
             req.id = self.shared.next_id();
         }
@@ -146,9 +121,21 @@ impl LeaseApi for ServerLeases {
     }
 
     async fn renew(&self, id: i64) -> Result<Option<i64>, Status> {
-        let local = self.shared.lock_lessor().renew(id, Instant::now());
+        let local = {
+            let mut lessor = self.shared.lock_lessor();
+            lessor
+                .renew(id, Instant::now())
+                .map(|ttl| (ttl, lessor.checkpointed(id)))
+        };
         match local {
-            Ok(ttl) => Ok(Some(ttl)),
+            Ok((ttl, checkpointed)) => {
+                if checkpointed {
+                    // A later leader must not start from the old remaining
+                    // TTL: forget it, as etcd does on renewal.
+                    propose_checkpoints(&self.shared, vec![(id, 0)]);
+                }
+                Ok(Some(ttl))
+            }
             Err(LeaseError::NotFound) => Ok(None),
             Err(LeaseError::Expired) => self.wait_revoked(id).await,
             Err(LeaseError::NotLeader) => self.forward_renew(id).await,
@@ -201,6 +188,54 @@ impl LeaseApi for ServerLeases {
 
     fn header(&self) -> ResponseHeader {
         self.shared.header()
+    }
+}
+
+/// Checkpoints proposed together, at most (etcd's batch).
+const CHECKPOINTS_PER_PROPOSAL: usize = 1000;
+
+/// Proposes LeaseCheckpoints for `(lease, remaining TTL)` pairs without
+/// waiting: one lost is made good by the next round.
+fn propose_checkpoints(shared: &Arc<Shared>, checkpoints: Vec<(i64, i64)>) {
+    for chunk in checkpoints.chunks(CHECKPOINTS_PER_PROPOSAL) {
+        let req = LeaseCheckpointRequest {
+            checkpoints: chunk
+                .iter()
+                .map(|&(id, remaining_ttl)| LeaseCheckpoint { id, remaining_ttl })
+                .collect(),
+        };
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            if let Err(e) = propose(&shared, Op::LeaseCheckpoint(req)).await {
+                tracing::debug!(error = %e.message(), "proposing lease checkpoints");
+            }
+        });
+    }
+}
+
+/// While this member leads, records every long lease's remaining TTL
+/// through raft each `interval` (etcd's
+/// `--experimental-lease-checkpoint-interval`), so that a new leader, or
+/// the cluster after a restart, counts down from there instead of from
+/// the full TTL.
+pub async fn checkpoint_loop(
+    shared: Arc<Shared>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = interval.max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if !shared.raft.is_leader.load(Ordering::Relaxed) {
+            continue;
+        }
+        let due = shared.lock_lessor().checkpoints(Instant::now(), interval);
+        if !due.is_empty() {
+            propose_checkpoints(&shared, due);
+        }
     }
 }
 

@@ -16,7 +16,7 @@
 
 use super::{Applied, EntryId, MvccStore};
 use crate::mvcc::MvccError;
-use crate::mvcc::backend::WriteBatch;
+use crate::mvcc::backend::{Backend, WriteBatch};
 use crate::mvcc::key_index::KeyRange;
 use crate::mvcc::schema::{self, Tree};
 use crate::mvcc::write::Written;
@@ -33,6 +33,9 @@ pub struct StoredLease {
     /// The granted TTL in seconds (already raised to the minimum by the
     /// member that proposed the grant).
     pub ttl: i64,
+    /// The remaining TTL the last checkpoint recorded, in seconds; 0 when
+    /// none did (or a renewal reset it).
+    pub remaining: i64,
 }
 
 impl MvccStore {
@@ -128,6 +131,36 @@ impl MvccStore {
         })
     }
 
+    /// Applies raft entry `at`, a LeaseCheckpoint: records each lease's
+    /// remaining TTL (0: forget the recorded one). Leases that no longer
+    /// exist are skipped, as etcd does. Creates no revision.
+    pub fn lease_checkpoint(
+        &mut self,
+        checkpoints: &[(i64, i64)],
+        at: EntryId,
+    ) -> Result<(), MvccError> {
+        self.apply(at, |s| {
+            let mut batch = WriteBatch::new();
+            for &(id, remaining) in checkpoints {
+                let record = schema::encode_i64(id);
+                let Some(value) = s.backend.get(Tree::Lease, &record)? else {
+                    continue;
+                };
+                let (ttl, _) = schema::decode_lease(&value).ok_or(MvccError::Corrupt {
+                    what: "malformed record in the lease tree",
+                })?;
+                batch.put(Tree::Lease, record, schema::encode_lease(ttl, remaining));
+            }
+            let written = Written {
+                batch,
+                events: Vec::new(),
+                rev: s.current,
+            };
+            Ok(((), written))
+        })?;
+        Ok(())
+    }
+
     /// Every recorded lease, in id order (of the ids' big-endian bytes).
     pub fn leases(&self) -> Result<Vec<StoredLease>, MvccError> {
         let mut out = Vec::new();
@@ -137,8 +170,8 @@ impl MvccStore {
                 schema::decode_i64(k),
                 schema::decode_lease(v),
             ) {
-                (Some(id), Some((ttl, _))) => {
-                    out.push(StoredLease { id, ttl });
+                (Some(id), Some((ttl, remaining))) => {
+                    out.push(StoredLease { id, ttl, remaining });
                     true
                 }
                 _ => {
