@@ -34,6 +34,12 @@ pub const LOG_LEVEL: &str = "info";
 pub const LOGGER: &str = "zap";
 pub const LOG_OUTPUTS: &str = "default";
 pub const WATCH_PROGRESS_NOTIFY_INTERVAL: &str = "10m";
+/// `--experimental-lease-checkpoint-interval` (cairn's own flag): etcd 3.5.1's
+/// fixed checkpoint interval.
+pub const LEASE_CHECKPOINT_INTERVAL: &str = "5m0s";
+/// `--experimental-corrupt-check-time`: etcd's default is 0 (never); cairn
+/// checks that members agree every five minutes unless told otherwise.
+pub const CORRUPT_CHECK_TIME: &str = "5m0s";
 
 /// The backend quota that `--quota-backend-bytes 0` stands for: 2 GiB.
 pub const BACKEND_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;

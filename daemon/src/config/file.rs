@@ -53,6 +53,10 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub experimental_enable_lease_checkpoint: Option<bool>,
     /// A Go duration in a file is an integer count of nanoseconds.
+    pub experimental_lease_checkpoint_interval: Option<u64>,
+    /// A Go duration in a file is an integer count of nanoseconds.
+    pub experimental_corrupt_check_time: Option<u64>,
+    /// A Go duration in a file is an integer count of nanoseconds.
     pub experimental_watch_progress_notify_interval: Option<u64>,
     pub force_new_cluster: Option<bool>,
 }
@@ -167,6 +171,16 @@ impl FileConfig {
             experimental_enable_lease_checkpoint: self
                 .experimental_enable_lease_checkpoint
                 .unwrap_or(false),
+            experimental_lease_checkpoint_interval: self
+                .experimental_lease_checkpoint_interval
+                .map_or_else(
+                    || defaults::LEASE_CHECKPOINT_INTERVAL.to_owned(),
+                    |nanos| format!("{nanos}ns"),
+                ),
+            experimental_corrupt_check_time: self.experimental_corrupt_check_time.map_or_else(
+                || defaults::CORRUPT_CHECK_TIME.to_owned(),
+                |nanos| format!("{nanos}ns"),
+            ),
             experimental_watch_progress_notify_interval: self
                 .experimental_watch_progress_notify_interval
                 .map_or_else(

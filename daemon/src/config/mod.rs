@@ -40,7 +40,7 @@ mod tests;
 
 pub use error::{ConfigError, ValueError};
 pub use file::FileConfig;
-pub use flags::{Flags, normalize_go_args, parse_go_bool, unrecognized_env_vars};
+pub use flags::{Flags, command, normalize_go_args, parse_go_bool, unrecognized_env_vars};
 pub use resolve::{
     AutoCompaction, BackendQuota, ClusterState, LogLevel, ServerConfig, TlsConfig, resolve,
 };

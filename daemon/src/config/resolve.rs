@@ -97,6 +97,9 @@ pub struct ServerConfig {
     pub log_level: LogLevel,
     pub log_outputs: Vec<String>,
     pub experimental_enable_lease_checkpoint: bool,
+    pub experimental_lease_checkpoint_interval: Duration,
+    /// `--experimental-corrupt-check-time`; zero: no periodic check.
+    pub experimental_corrupt_check_time: Duration,
     pub experimental_watch_progress_notify_interval: Duration,
     pub force_new_cluster: bool,
     pub client_tls: TlsConfig,
@@ -337,6 +340,21 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         ));
     }
 
+    let lease_checkpoint = parse_go_duration(&flags.experimental_lease_checkpoint_interval)
+        .map_err(|e| {
+            invalid(
+                "experimental-lease-checkpoint-interval",
+                &flags.experimental_lease_checkpoint_interval,
+                e,
+            )
+        })?;
+    let corrupt_check = parse_go_duration(&flags.experimental_corrupt_check_time).map_err(|e| {
+        invalid(
+            "experimental-corrupt-check-time",
+            &flags.experimental_corrupt_check_time,
+            e,
+        )
+    })?;
     let watch_progress = parse_go_duration(&flags.experimental_watch_progress_notify_interval)
         .map_err(|e| {
             invalid(
@@ -410,6 +428,8 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         log_level,
         log_outputs,
         experimental_enable_lease_checkpoint: flags.experimental_enable_lease_checkpoint,
+        experimental_lease_checkpoint_interval: lease_checkpoint,
+        experimental_corrupt_check_time: corrupt_check,
         experimental_watch_progress_notify_interval: watch_progress,
         force_new_cluster: flags.force_new_cluster,
         client_tls,
@@ -573,6 +593,16 @@ impl fmt::Display for ServerConfig {
             f,
             "experimental-enable-lease-checkpoint: {}",
             self.experimental_enable_lease_checkpoint
+        )?;
+        writeln!(
+            f,
+            "experimental-corrupt-check-time: {:?}",
+            self.experimental_corrupt_check_time
+        )?;
+        writeln!(
+            f,
+            "experimental-lease-checkpoint-interval: {:?}",
+            self.experimental_lease_checkpoint_interval
         )?;
         writeln!(
             f,

@@ -70,6 +70,10 @@ fn defaults_are_etcds() {
     assert_eq!(c.log_outputs, ["default"]);
     assert!(!c.experimental_enable_lease_checkpoint);
     assert_eq!(
+        c.experimental_lease_checkpoint_interval,
+        Duration::from_secs(300)
+    );
+    assert_eq!(
         c.experimental_watch_progress_notify_interval,
         Duration::from_secs(600)
     );
@@ -183,6 +187,7 @@ fn logging_and_experimental_flags() {
         "--logger=zap",
         "--log-outputs=stderr,/var/log/cairn.log",
         "--experimental-enable-lease-checkpoint",
+        "--experimental-lease-checkpoint-interval=90s",
         "--experimental-watch-progress-notify-interval=5s",
         "--force-new-cluster",
         "--enable-v2=false",
@@ -190,6 +195,10 @@ fn logging_and_experimental_flags() {
     assert_eq!(c.log_level, LogLevel::Debug);
     assert_eq!(c.log_outputs, ["stderr", "/var/log/cairn.log"]);
     assert!(c.experimental_enable_lease_checkpoint);
+    assert_eq!(
+        c.experimental_lease_checkpoint_interval,
+        Duration::from_secs(90)
+    );
     assert_eq!(
         c.experimental_watch_progress_notify_interval,
         Duration::from_secs(5)

@@ -63,5 +63,6 @@ pub use backend::{
 pub use error::MvccError;
 pub use store::{Applied, EntryId, HashKv, LeaseCheck, MvccStore, StoreConfig};
 pub use validate::{
-    Limits, check_request_size, validate_delete, validate_put, validate_range, validate_txn,
+    Limits, check_request_size, txn_is_read_only, validate_delete, validate_put, validate_range,
+    validate_txn,
 };

@@ -24,7 +24,8 @@ pub enum Tree {
     /// by `store/lease.rs`; the attached keys are not stored here, they are
     /// the live keys whose KeyValue names the lease.
     Lease,
-    /// Cluster members, owned by the membership code (not written yet).
+    /// Cluster members: the member id, big-endian `u64`, to an encoded
+    /// `etcdserverpb::Member` (see `store/members.rs`).
     Members,
     /// Ids of removed members, so they can never rejoin.
     MembersRemoved,

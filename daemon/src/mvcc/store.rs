@@ -31,13 +31,18 @@
 //! snapshot). Losing unflushed writes in a crash is fine: they are in the
 //! WAL and are replayed.
 //!
+//! Several entries may share one backend batch: between
+//! [`MvccStore::begin_group`] and [`MvccStore::end_group`] their writes are
+//! held back and written together, the last entry's position included, so
+//! the recorded `consistent_index` still describes exactly the data present.
+//!
 //! Invariants: `compacted <= current`; `current` only grows; reads below
 //! `compacted` fail; each raft entry is applied once.
 
 pub mod history; // reading the event history between two revisions, for watches
 
 use super::MvccError;
-use super::backend::{Backend, BackendSize, WriteBatch};
+use super::backend::{Backend, BackendSize, Staged, WriteBatch};
 use super::key_index::KeyIndex;
 use super::read::ReadView;
 use super::revision::{Revision, decode_key};
@@ -52,6 +57,7 @@ use cairn_proto::mvccpb::{Event, KeyValue};
 use prost::Message;
 use std::collections::HashSet;
 
+mod alarms; // raised alarms: Alarm applies and the cached set
 pub mod lease; // LeaseGrant/LeaseRevoke applies and the lessor's rebuild reads
 mod members; // member records for MemberList
 
@@ -125,7 +131,7 @@ struct Compaction {
 
 #[derive(Debug)]
 pub struct MvccStore {
-    backend: Box<dyn Backend>,
+    backend: Staged,
     cfg: StoreConfig,
     index: KeyIndex,
     current: i64,
@@ -133,6 +139,8 @@ pub struct MvccStore {
     applied: EntryId,
     compaction: Option<Compaction>,
     uncommitted: usize,
+    /// Raised alarms, `(member id, alarm type)`: the alarm tree, cached.
+    alarms: std::collections::BTreeSet<(u64, i32)>,
 }
 
 impl MvccStore {
@@ -140,7 +148,7 @@ impl MvccStore {
     /// tree and finishes a compaction a crash interrupted.
     pub fn open(backend: Box<dyn Backend>, cfg: StoreConfig) -> Result<Self, MvccError> {
         let mut s = MvccStore {
-            backend,
+            backend: Staged::new(backend),
             cfg,
             index: KeyIndex::new(),
             current: 1,
@@ -148,6 +156,7 @@ impl MvccStore {
             applied: EntryId::default(),
             compaction: None,
             uncommitted: 0,
+            alarms: std::collections::BTreeSet::new(),
         };
         s.load()?;
         Ok(s)
@@ -226,7 +235,7 @@ impl MvccStore {
             self.start_compaction(scheduled);
             self.finish_compaction()?;
         }
-        Ok(())
+        self.load_alarms()
     }
 
     #[cfg(test)]
@@ -258,7 +267,7 @@ impl MvccStore {
     fn view(&self) -> ReadView<'_> {
         ReadView {
             index: &self.index,
-            backend: &*self.backend,
+            backend: &self.backend,
             pending: None,
             current: self.current,
             compacted: self.compacted,
@@ -347,12 +356,7 @@ impl MvccStore {
     }
 
     fn write_txn(&mut self) -> WriteTxn<'_> {
-        WriteTxn::new(
-            &mut self.index,
-            &*self.backend,
-            self.current,
-            self.compacted,
-        )
+        WriteTxn::new(&mut self.index, &self.backend, self.current, self.compacted)
     }
 
     /// Runs one raft entry: `f` produces the response and the writes; the
@@ -432,11 +436,57 @@ impl MvccStore {
         Ok(())
     }
 
-    /// Makes every applied write durable now.
+    /// Starts a write group: the entries applied until [`Self::end_group`]
+    /// reach the backend as one atomic batch (sled pays a log write per
+    /// batch, so the node groups all the entries of one Ready). Reads
+    /// through the store see them at once, as without a group. Panics if a
+    /// group is already open.
+    pub fn begin_group(&mut self) {
+        self.backend.begin_group();
+    }
+
+    /// Hands the open group's writes to the backend, atomically.
+    pub fn end_group(&mut self) -> Result<(), MvccError> {
+        // The group's writes reach sled here, in one batch: the robustness
+        // suite crashes or stalls a member on either side of it.
+        fail::fail_point!("mvcc::before-commit");
+        self.backend.end_group()?;
+        fail::fail_point!("mvcc::after-commit");
+        Ok(())
+    }
+
+    /// Drops the open group's writes. Only for a caller that failed part
+    /// way through an entry and is about to stop: the in-memory state no
+    /// longer matches the backend after it.
+    pub fn discard_group(&mut self) {
+        self.backend.discard_group();
+    }
+
+    /// Makes every applied write durable now (those of an open group only
+    /// once it ends).
     pub fn force_commit(&mut self) -> Result<(), MvccError> {
         self.backend.flush()?;
         self.uncommitted = 0;
         Ok(())
+    }
+
+    /// Writes a compact copy of the backend beside it; see
+    /// [`MvccStore::defragment_swap`]. Needs only `&self`: readers go on.
+    pub fn defragment_copy(&self) -> Result<(), MvccError> {
+        Ok(self.backend.defragment_copy()?)
+    }
+
+    /// Makes the copy [`MvccStore::defragment_copy`] wrote the live
+    /// backend. The caller guarantees nothing was applied in between.
+    pub fn defragment_swap(&mut self) -> Result<(), MvccError> {
+        self.backend.flush()?;
+        self.uncommitted = 0;
+        Ok(self.backend.defragment_swap()?)
+    }
+
+    /// The backend's size on disk, cheaply (for the quota check).
+    pub fn size_on_disk(&self) -> Result<u64, MvccError> {
+        Ok(self.backend.size_on_disk()?)
     }
 
     /// Applies raft entry `at`, a compaction at `rev`, and carries it out to
@@ -514,6 +564,7 @@ impl MvccStore {
         let Some(c) = &mut self.compaction else {
             return Ok(true);
         };
+        fail::fail_point!("mvcc::compact");
         let end = Revision::first_of(c.rev + 1);
         let limit = self.cfg.compaction_batch_limit.max(1);
         let mut doomed: Vec<Vec<u8>> = Vec::new();

@@ -102,6 +102,20 @@ pub(crate) fn validate_txn_shape(t: &TxnRequest) -> Result<(), MvccError> {
     Ok(())
 }
 
+/// Whether a txn only reads, in both branches and every nested txn (such
+/// a txn is allowed while NOSPACE is raised).
+pub fn txn_is_read_only(t: &TxnRequest) -> bool {
+    use cairn_proto::etcdserverpb::request_op::Request;
+    t.success
+        .iter()
+        .chain(&t.failure)
+        .all(|op| match &op.request {
+            Some(Request::RequestRange(_)) | None => true,
+            Some(Request::RequestTxn(inner)) => txn_is_read_only(inner),
+            Some(_) => false,
+        })
+}
+
 fn check_txn(t: &TxnRequest, max_ops: Option<usize>) -> Result<(), MvccError> {
     let widest = t.compare.len().max(t.success.len()).max(t.failure.len());
     if max_ops.is_some_and(|m| widest > m) {

@@ -7,12 +7,15 @@
 //! itself — every write goes through raft.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
+use cairn_proto::etcdserverpb::alarm_request::AlarmAction;
 use cairn_proto::etcdserverpb::kv_server::Kv;
 use cairn_proto::etcdserverpb::{
-    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
-    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    AlarmRequest, AlarmType, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest,
+    TxnResponse,
 };
 use cairn_proto::internal::{Request as Envelope, request::Op};
 use prost::Message as _;
@@ -22,8 +25,10 @@ use super::node::fill_header;
 use super::read::Reads;
 use super::state::{Outcome, Shared};
 use super::store_status;
+use crate::etcd_error::EtcdError;
 use crate::mvcc::{
-    check_request_size, validate_delete, validate_put, validate_range, validate_txn,
+    check_request_size, txn_is_read_only, validate_delete, validate_put, validate_range,
+    validate_txn,
 };
 
 /// Serves the KV service of one member.
@@ -47,6 +52,32 @@ pub async fn propose(shared: &Shared, op: Op) -> Result<Outcome, Status> {
     Ok(shared.propose(id, Bytes::from(data)).await?)
 }
 
+/// etcd's quota check before a write that can grow the store: past
+/// `--quota-backend-bytes` (counting `cost`, the request's size), the
+/// member raises NOSPACE through raft and the write fails with "database
+/// space exceeded".
+pub fn check_quota(shared: &Arc<Shared>, cost: usize) -> Result<(), Status> {
+    let Some(quota) = shared.limits.quota_bytes else {
+        return Ok(());
+    };
+    let size = shared.metrics.db_size_bytes.load(Ordering::Relaxed);
+    if size.saturating_add(cost as u64) <= quota {
+        return Ok(());
+    }
+    let req = AlarmRequest {
+        action: AlarmAction::Activate as i32,
+        member_id: shared.member_id,
+        alarm: AlarmType::Nospace as i32,
+    };
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        if let Err(e) = propose(&shared, Op::Alarm(req)).await {
+            tracing::warn!(error = %e.message(), "raising the NOSPACE alarm");
+        }
+    });
+    Err(EtcdError::NoSpace.into())
+}
+
 /// The outcome of a proposal that can only have one shape.
 fn unexpected(outcome: &Outcome) -> Status {
     Status::internal(format!("unexpected outcome {outcome:?}"))
@@ -61,6 +92,11 @@ impl Kv for KvService {
         let r = request.into_inner();
         validate_range(&r).map_err(|e| store_status(&e))?;
         if !r.serializable {
+            // A learner serves only serializable reads (etcd's rule; the
+            // server's learner gate lets Range through for this check).
+            if self.shared.raft.is_learner.load(Ordering::Relaxed) {
+                return Err(EtcdError::NotSupportedForLearner.into());
+            }
             self.reads.linearizable().await?;
         }
         let mut resp = self
@@ -75,6 +111,7 @@ impl Kv for KvService {
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let r = request.into_inner();
         validate_put(&r).map_err(|e| store_status(&e))?;
+        check_quota(&self.shared, r.encoded_len())?;
         match propose(&self.shared, Op::Put(r)).await? {
             Outcome::Put(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
@@ -102,6 +139,9 @@ impl Kv for KvService {
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let r = request.into_inner();
         validate_txn(&r, &self.shared.limits.request).map_err(|e| store_status(&e))?;
+        if !txn_is_read_only(&r) {
+            check_quota(&self.shared, r.encoded_len())?;
+        }
         match propose(&self.shared, Op::Txn(r)).await? {
             Outcome::Txn(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);

@@ -22,9 +22,11 @@
 
 mod memory;
 mod sled;
+mod staged;
 
 pub use self::memory::MemBackend;
 pub use self::sled::{SledBackend, SledOptions};
+pub use self::staged::Staged;
 
 use super::schema::Tree;
 use std::fmt::Debug;
@@ -36,6 +38,11 @@ pub enum BackendError {
     Sled(#[from] ::sled::Error),
     #[error("snapshot dump is malformed: {0}")]
     BadDump(&'static str),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 /// One write in a [`WriteBatch`]: `Some` value to insert, `None` to delete.
@@ -115,6 +122,12 @@ pub trait Backend: Send + Sync + Debug {
     /// paths.
     fn size(&self) -> Result<BackendSize, BackendError>;
 
+    /// Space on disk alone, cheaply where the backend can (the quota
+    /// check reads it after every apply).
+    fn size_on_disk(&self) -> Result<u64, BackendError> {
+        Ok(self.size()?.on_disk)
+    }
+
     /// Replaces the whole contents with a dump made by [`Backend::snapshot`]
     /// (of either implementation), atomically, and flushes. The dump is
     /// checked before anything is changed.
@@ -123,6 +136,21 @@ pub trait Backend: Send + Sync + Debug {
     /// Dumps every tree into bytes [`Backend::restore`] accepts.
     fn snapshot(&self) -> Result<Vec<u8>, BackendError> {
         dump::write(self)
+    }
+
+    /// First half of a defragmentation: writes a compact copy of every
+    /// tree beside the live data. Readers may go on meanwhile; the caller
+    /// keeps writers out until [`Backend::defragment_swap`], or calls this
+    /// again if a write slipped in. Backends with no free space to reclaim
+    /// (memory) do nothing.
+    fn defragment_copy(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    /// Second half: the copy becomes the live data and the old file goes.
+    /// Crash-safe: a restart finds either the old data or the copy, whole.
+    fn defragment_swap(&mut self) -> Result<(), BackendError> {
+        Ok(())
     }
 }
 
@@ -155,6 +183,40 @@ pub(crate) mod dump {
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_be_bytes());
         Ok(out)
+    }
+
+    /// The dump at the start of `bytes`, which may be followed by zero
+    /// padding (a snapshot file pads the dump to whole 512-byte blocks):
+    /// walks the framing to the end marker and its checksum, and requires
+    /// nothing but zeros after it. The checksum itself is checked by
+    /// [`read`].
+    pub fn unpad(bytes: &[u8]) -> Result<&[u8], BackendError> {
+        let bad = BackendError::BadDump;
+        if !bytes.starts_with(MAGIC) {
+            return Err(bad("missing header"));
+        }
+        let mut at = MAGIC.len();
+        let len_at = |at: usize| -> Result<usize, BackendError> {
+            let b = bytes.get(at..at + 4).ok_or(bad("truncated entry"))?;
+            Ok(u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize)
+        };
+        loop {
+            let tag = *bytes.get(at).ok_or(bad("truncated entry"))?;
+            at += 1;
+            if tag == END {
+                break;
+            }
+            at += 4 + len_at(at)?;
+            at += 4 + len_at(at)?;
+        }
+        let end = at + 4;
+        if end > bytes.len() {
+            return Err(bad("truncated checksum"));
+        }
+        if bytes[end..].iter().any(|&b| b != 0) {
+            return Err(bad("bytes after the end marker"));
+        }
+        Ok(&bytes[..end])
     }
 
     /// Every entry of a dump, after checking its framing and checksum.

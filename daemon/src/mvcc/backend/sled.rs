@@ -26,7 +26,7 @@ use super::{Backend, BackendError, BackendSize, Visit, WriteBatch, dump};
 use crate::mvcc::schema::Tree;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
@@ -55,13 +55,109 @@ impl Default for SledOptions {
 pub struct SledBackend {
     db: sled::Db,
     trees: Vec<sled::Tree>,
+    /// Where the store lives, as callers name it (`member/db`).
+    home: PathBuf,
+    /// Which copy of the store is open: 0 is `home` itself, `n` the
+    /// directory `home.<n>` the n-th defragmentation wrote.
+    generation: u64,
+    opts: SledOptions,
+}
+
+/// Entries copied per sled batch while defragmenting.
+const DEFRAG_BATCH: usize = 10_000;
+
+/// How long a replaced database's I/O threads get to finish before its
+/// directory is deleted.
+const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `<home>.<suffix>`, beside the store's directory.
+fn sibling(home: &Path, suffix: &str) -> PathBuf {
+    let mut name = home.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    home.with_file_name(name)
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackendError {
+    let what = what.into();
+    move |source| BackendError::Io { what, source }
+}
+
+/// The directory of generation `n` of the store at `home`.
+fn generation_dir(home: &Path, n: u64) -> PathBuf {
+    if n == 0 {
+        home.to_path_buf()
+    } else {
+        sibling(home, &n.to_string())
+    }
+}
+
+/// The generation `home.current` names; 0 when there is none (the store
+/// was never defragmented).
+fn current_generation(home: &Path) -> Result<u64, BackendError> {
+    let pointer = sibling(home, "current");
+    match std::fs::read_to_string(&pointer) {
+        Ok(text) => text.trim().parse().map_err(|_| BackendError::Io {
+            what: format!("reading {}", pointer.display()),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a generation"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(io(format!("reading {}", pointer.display()))(e)),
+    }
+}
+
+/// Deletes every generation of the store but `keep`: older ones a crash
+/// or a restart left behind, and a copy that never became current.
+fn remove_other_generations(home: &Path, keep: u64) -> Result<(), BackendError> {
+    let Some(name) = home.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    let parent = home.parent().unwrap_or(Path::new("."));
+    let entries = match std::fs::read_dir(parent) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(format!("listing {}", parent.display()))(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io(format!("listing {}", parent.display())))?;
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let generation = if file == name {
+            Some(0)
+        } else {
+            file.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        if generation.is_some_and(|g| g != keep) {
+            std::fs::remove_dir_all(entry.path())
+                .map_err(io(format!("removing {}", entry.path().display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes a file's creation or rename in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), BackendError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(format!("syncing {}", dir.display())))
 }
 
 impl SledBackend {
-    /// Opens (creating if needed) the database in directory `path`.
+    /// Opens (creating if needed) the store whose home is directory
+    /// `path`: the directory itself, or the defragmented copy that
+    /// `<path>.current` names.
     pub fn open(path: &Path, opts: &SledOptions) -> Result<Self, BackendError> {
+        let generation = current_generation(path)?;
+        remove_other_generations(path, generation)?;
+        SledBackend::open_dir(path, generation, opts)
+    }
+
+    /// Opens generation `generation` of the store at `home`.
+    fn open_dir(home: &Path, generation: u64, opts: &SledOptions) -> Result<Self, BackendError> {
         let config = sled::Config::new()
-            .path(path)
+            .path(generation_dir(home, generation))
             .cache_capacity(opts.cache_capacity)
             .flush_every_ms(opts.flush_every_ms);
         // sled's background I/O tasks can hold the directory's file lock for
@@ -85,7 +181,13 @@ impl SledBackend {
             .iter()
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(SledBackend { db, trees })
+        Ok(SledBackend {
+            db,
+            trees,
+            home: home.to_path_buf(),
+            generation,
+            opts: opts.clone(),
+        })
     }
 
     fn tree(&self, t: Tree) -> &sled::Tree {
@@ -185,6 +287,10 @@ impl Backend for SledBackend {
         })
     }
 
+    fn size_on_disk(&self) -> Result<u64, BackendError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     fn restore(&self, bytes: &[u8]) -> Result<(), BackendError> {
         let entries = dump::read(bytes)?;
         // One transaction removes what is there and inserts the dump, so a
@@ -205,6 +311,64 @@ impl Backend for SledBackend {
         self.transact(&per_tree)?;
         self.flush()
     }
+
+    fn defragment_copy(&self) -> Result<(), BackendError> {
+        let next = self.generation + 1;
+        let dir = generation_dir(&self.home, next);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io(format!("removing {}", dir.display())))?;
+        }
+        let copy = SledBackend::open_dir(
+            &self.home,
+            next,
+            &SledOptions {
+                flush_every_ms: None,
+                ..self.opts.clone()
+            },
+        )?;
+        for t in Tree::ALL {
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            for item in self.tree(t).iter() {
+                let (k, v) = item?;
+                batch.insert(k, v);
+                n += 1;
+                if n == DEFRAG_BATCH {
+                    copy.tree(t).apply_batch(std::mem::take(&mut batch))?;
+                    n = 0;
+                }
+            }
+            copy.tree(t).apply_batch(batch)?;
+        }
+        copy.flush()
+    }
+
+    fn defragment_swap(&mut self) -> Result<(), BackendError> {
+        let next = self.generation + 1;
+        self.flush()?;
+        // The copy becomes current with one rename of a pointer file: a
+        // crash before it leaves the old store (the copy is deleted at the
+        // next start), after it the copy, whole (it was flushed).
+        let pointer = sibling(&self.home, "current");
+        let staged = sibling(&self.home, "current.tmp");
+        std::fs::write(&staged, next.to_string())
+            .and_then(|()| std::fs::File::open(&staged)?.sync_all())
+            .map_err(io(format!("writing {}", staged.display())))?;
+        std::fs::rename(&staged, &pointer).map_err(io(format!("renaming {}", staged.display())))?;
+        sync_dir(self.home.parent().unwrap_or(Path::new(".")))?;
+        let fresh = SledBackend::open_dir(&self.home, next, &self.opts)?;
+        let retired = generation_dir(&self.home, self.generation);
+        drop(std::mem::replace(self, fresh));
+        // sled writes some files by path from its I/O threads, which can
+        // outlive the last handle by a moment; each database only ever
+        // touches its own directory, so the old one goes once they are
+        // done. Should that fail, the next start removes it.
+        std::thread::spawn(move || {
+            std::thread::sleep(RETIRE_GRACE);
+            let _ = std::fs::remove_dir_all(retired);
+        });
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +384,71 @@ mod tests {
             dirs.borrow_mut().push(dir);
             Box::new(b)
         });
+    }
+
+    fn sample(b: &SledBackend) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        b.scan(Tree::Key, &[], None, &mut |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    fn filled(home: &Path) -> SledBackend {
+        let b = SledBackend::open(home, &SledOptions::default()).unwrap();
+        let mut wb = WriteBatch::new();
+        for i in 0..(DEFRAG_BATCH + 10) {
+            wb.put(Tree::Key, format!("k{i:06}"), format!("v{i}"));
+        }
+        wb.put(Tree::Meta, "m", "1");
+        b.write(&wb).unwrap();
+        b
+    }
+
+    /// A defragmented store holds the same data, in a new generation that
+    /// a reopen finds; the old generation is gone after a restart.
+    #[test]
+    fn defragment_keeps_everything_across_reopen() {
+        let parent = tempfile::tempdir().unwrap();
+        let home = parent.path().join("db");
+        let mut b = filled(&home);
+        let want = sample(&b);
+        b.defragment_copy().unwrap();
+        b.defragment_swap().unwrap();
+        assert_eq!(sample(&b), want);
+        assert_eq!(b.get(Tree::Meta, b"m").unwrap(), Some(b"1".to_vec()));
+        let mut wb = WriteBatch::new();
+        wb.put(Tree::Key, "after", "swap");
+        b.write(&wb).unwrap();
+        b.flush().unwrap();
+        drop(b);
+        let b = SledBackend::open(&home, &SledOptions::default()).unwrap();
+        assert_eq!(b.generation, 1);
+        assert_eq!(b.get(Tree::Key, b"after").unwrap(), Some(b"swap".to_vec()));
+        assert!(!home.exists(), "generation 0 removed at the reopen");
+    }
+
+    /// A crash after the copy but before the pointer moved: the old data
+    /// is opened and the unfinished copy deleted.
+    #[test]
+    fn crash_before_the_swap_keeps_the_old_store() {
+        let parent = tempfile::tempdir().unwrap();
+        let home = parent.path().join("db");
+        let b = filled(&home);
+        let want = sample(&b);
+        b.defragment_copy().unwrap();
+        b.flush().unwrap();
+        drop(b);
+        assert!(generation_dir(&home, 1).exists());
+        let b = SledBackend::open(&home, &SledOptions::default()).unwrap();
+        assert_eq!(b.generation, 0);
+        assert_eq!(sample(&b), want);
+        assert!(
+            !generation_dir(&home, 1).exists(),
+            "the unfinished copy is removed"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 use super::MvccStore;
 use crate::mvcc::MvccError;
+use crate::mvcc::backend::Backend;
 use crate::mvcc::key_index::KeyRange;
 use crate::mvcc::read::ReadView;
 use crate::mvcc::revision::{Revision, decode_key};

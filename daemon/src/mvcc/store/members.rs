@@ -11,7 +11,7 @@
 
 use super::{EntryId, MvccStore};
 use crate::mvcc::MvccError;
-use crate::mvcc::backend::WriteBatch;
+use crate::mvcc::backend::{Backend, WriteBatch};
 use crate::mvcc::schema::{self, Tree};
 use cairn_proto::etcdserverpb::Member;
 use prost::Message;
@@ -53,6 +53,19 @@ impl MvccStore {
                 what: "undecodable member record",
             });
         }
+        Ok(out)
+    }
+
+    /// Every member ever removed from the cluster.
+    pub fn removed_members(&self) -> Result<Vec<u64>, MvccError> {
+        let mut out = Vec::new();
+        self.backend
+            .scan(Tree::MembersRemoved, &[], None, &mut |k, _| {
+                if let Ok(id) = <[u8; 8]>::try_from(k) {
+                    out.push(u64::from_be_bytes(id));
+                }
+                true
+            })?;
         Ok(out)
     }
 
