@@ -11,6 +11,18 @@ use cairn::server::Server;
 const ETCD_API_VERSION: &str = "3.5";
 
 fn main() -> ExitCode {
+    // The robustness suite's build: fail points from FAILPOINTS, and a
+    // panic (a fail point's, or any) kills the process as a crash would,
+    // instead of leaving a member with a dead thread.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            std::process::abort();
+        }));
+        fail::FailScenario::setup()
+    };
     let flags = match Flags::try_parse_go(std::env::args_os()) {
         Ok(flags) => flags,
         // clap prints usage errors (exit 2) and --help (exit 0) itself.

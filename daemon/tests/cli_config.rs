@@ -152,6 +152,7 @@ fn help_lists_every_etcd_flag() {
         "enable-v2",
         "config-file",
         "experimental-enable-lease-checkpoint",
+        "experimental-lease-checkpoint-interval",
         "experimental-watch-progress-notify-interval",
         "force-new-cluster",
         "cert-file",

@@ -1137,6 +1137,7 @@ impl<S: Storage> Raft<S> {
                 }
             }
             ConfChangeType::RemoveNode => self.prs.remove(cc.node_id),
+            ConfChangeType::UpdateNode => return self.prs.conf_state(),
         }
         if self.state == StateRole::Leader && !self.prs.is_voter(self.id) {
             // Removed (or never promoted): hand over by stepping down.

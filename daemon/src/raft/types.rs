@@ -85,6 +85,9 @@ pub enum ConfChangeType {
     AddNode,
     RemoveNode,
     AddLearnerNode,
+    /// The member's record (its addresses) changes; raft's membership does
+    /// not. Carried through the log so every member applies it in order.
+    UpdateNode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +108,7 @@ impl ConfChange {
             ConfChangeType::AddNode => 0,
             ConfChangeType::RemoveNode => 1,
             ConfChangeType::AddLearnerNode => 2,
+            ConfChangeType::UpdateNode => 3,
         });
         out.extend_from_slice(&self.node_id.to_be_bytes());
         out.extend_from_slice(&self.context);
@@ -120,6 +124,7 @@ impl ConfChange {
             0 => ConfChangeType::AddNode,
             1 => ConfChangeType::RemoveNode,
             2 => ConfChangeType::AddLearnerNode,
+            3 => ConfChangeType::UpdateNode,
             _ => return None,
         };
         let mut id = [0u8; 8];

@@ -79,6 +79,7 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
         commit: raft.commit.load(Ordering::Relaxed),
         applied: raft.applied.load(Ordering::Relaxed),
         fsync: Some(s.fsync.snapshot()),
+        resident_bytes: super::metrics::resident_memory_bytes(),
         ..Gauges::default()
     };
     {

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub grpc_handled_err: AtomicU64,
     pub read_indexes: AtomicU64,
     pub read_index_failed: AtomicU64,
+    /// The backend's size on disk after the last apply (the quota check's
+    /// view; cheaper than asking the store per request).
+    pub db_size_bytes: AtomicU64,
 }
 
 /// Values read at render time rather than counted.
@@ -40,6 +43,17 @@ pub struct Gauges {
     pub current_revision: i64,
     pub compacted_revision: i64,
     pub fsync: Option<HistogramSnapshot>,
+    /// This process's resident memory, when the platform tells.
+    pub resident_bytes: Option<u64>,
+}
+
+/// This process's resident set size, from `/proc/self/status` (Linux).
+/// `etcdctl check datascale` reads it through the metrics endpoint.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn load(a: &AtomicU64) -> u64 {
@@ -169,6 +183,15 @@ pub fn render(m: &Metrics, g: &Gauges) -> String {
         "Last compacted revision.",
         g.compacted_revision,
     );
+    if let Some(rss) = g.resident_bytes {
+        family(
+            &mut out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            rss,
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP grpc_server_started_total RPCs started on the server.\n\
@@ -217,5 +240,18 @@ mod tests {
         assert!(text.contains("\netcd_server_leader_changes_seen_total 3\n"));
         assert!(text.contains("\netcd_server_proposals_applied_total 42\n"));
         assert!(text.contains("# TYPE etcd_mvcc_db_total_size_in_bytes gauge"));
+        assert!(!text.contains("process_resident_memory_bytes"));
+    }
+
+    #[test]
+    fn reports_this_process_resident_memory_as_prometheus_names_it() {
+        let rss = resident_memory_bytes().expect("Linux has /proc/self/status");
+        assert!(rss > 1024 * 1024, "{rss}");
+        let g = Gauges {
+            resident_bytes: Some(rss),
+            ..Gauges::default()
+        };
+        let text = render(&Metrics::default(), &g);
+        assert!(text.contains(&format!("\nprocess_resident_memory_bytes {rss}\n")));
     }
 }

@@ -21,13 +21,21 @@
 //! snapshots), `<data-dir>/member/db` (the sled store).
 
 pub mod cluster;
+pub mod compactor;
+pub mod corruption;
+pub mod election;
+mod forward;
 pub mod http;
+mod join;
 pub mod kv;
 pub mod lease;
+pub mod lock;
 pub mod maintenance;
 pub mod metrics;
 pub mod node;
 pub mod read;
+pub mod recipes;
+pub mod restore;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -44,6 +52,8 @@ use cairn_proto::etcdserverpb::kv_server::KvServer;
 use cairn_proto::etcdserverpb::lease_server::LeaseServer;
 use cairn_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use cairn_proto::internal::{MemberAttributes, request::Op};
+use cairn_proto::v3electionpb::election_server::ElectionServer;
+use cairn_proto::v3lockpb::lock_server::LockServer;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -58,7 +68,7 @@ use crate::raft_storage::{Bootstrap, DiskOptions, DiskStorage};
 use crate::wal::Metadata;
 use crate::watch::{WatchConfig, WatchHub, WatchService};
 use cairn_proto::etcdserverpb::watch_server::WatchServer;
-use node::{NodeLoop, NodeOptions, Outbox};
+use node::{Ended, NodeLoop, NodeOptions, Outbox};
 use read::Reads;
 use state::{Identity, Input, ServeLimits, Shared};
 
@@ -105,10 +115,12 @@ struct Opened {
     storage: DiskStorage,
     cluster_id: u64,
     member_id: u64,
+    /// Members to talk to before the store knows any (a joining member).
+    peers: Vec<Member>,
 }
 
 /// Opens the member's log, or creates it when the data dir is new.
-fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Opened> {
+async fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Opened> {
     if DiskStorage::exists(member_dir) {
         let (storage, report) = DiskStorage::open(member_dir, DiskOptions::default())
             .with_context(|| format!("opening the WAL in {}", member_dir.display()))?;
@@ -129,15 +141,34 @@ fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Op
             storage,
             cluster_id,
             member_id,
+            peers: Vec::new(),
         });
     }
     if cfg.initial_cluster_state == ClusterState::Existing {
-        bail!(
-            "joining an existing cluster (--initial-cluster-state existing with an empty data \
-             dir {}) is not supported yet",
-            cfg.data_dir.display()
-        );
+        let joined = join::discover(cfg).await?;
+        let storage = DiskStorage::create(
+            member_dir,
+            Metadata {
+                cluster_id: joined.cluster_id,
+                member_id: joined.member_id,
+            },
+            Bootstrap::Join,
+            DiskOptions::default(),
+        )
+        .with_context(|| format!("creating the WAL in {}", member_dir.display()))?;
+        return Ok(Opened {
+            storage,
+            cluster_id: joined.cluster_id,
+            member_id: joined.member_id,
+            peers: joined.members,
+        });
     }
+    bootstrap_new(cfg, member_dir)
+}
+
+/// Creates the log of a member of a new cluster: the founding members as
+/// conf changes, each carrying its member record.
+fn bootstrap_new(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Opened> {
     cfg.verify_bootstrap()?;
     let member_id = cfg
         .local_member_id()
@@ -176,6 +207,7 @@ fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Op
         storage,
         cluster_id,
         member_id,
+        peers: Vec::new(),
     })
 }
 
@@ -257,7 +289,8 @@ impl Server {
             storage,
             cluster_id,
             member_id,
-        } = open_or_bootstrap(cfg, &member_dir)?;
+            peers: joined_peers,
+        } = open_or_bootstrap(cfg, &member_dir).await?;
         let fsync = storage.fsync_histogram();
         let backend = SledBackend::open(&member_dir.join("db"), &SledOptions::default())
             .context("opening the sled store")?;
@@ -278,6 +311,7 @@ impl Server {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
         let peers = store.members().context("reading members")?;
+        let removed_members = store.removed_members().context("reading removed members")?;
         let mut lessor = Lessor::new(LessorConfig::new(heartbeat, cfg.election_timeout));
         lessor.rebuild(&store).context("rebuilding leases")?;
         let node = RawNode::new(&raft_cfg, storage).context("starting raft")?;
@@ -290,6 +324,10 @@ impl Server {
             request_timeout: Duration::from_secs(5) + 2 * cfg.election_timeout,
             leader_wait: 3 * cfg.election_timeout,
             max_apply_lag: 5000,
+            quota_bytes: match cfg.quota_backend_bytes {
+                crate::config::BackendQuota::Disabled => None,
+                crate::config::BackendQuota::Bytes(n) => Some(n),
+            },
         };
         let store = Arc::new(std::sync::RwLock::new(store));
         let hub = WatchHub::new(
@@ -314,6 +352,11 @@ impl Server {
             limits,
             tx.clone(),
         ));
+        let size = shared
+            .read_store()
+            .size_on_disk()
+            .context("reading the store's size")?;
+        shared.metrics.db_size_bytes.store(size, Ordering::Relaxed);
 
         // Peer traffic enters the raft thread through the same bounded
         // channel as everything else; when it is full, raft messages are
@@ -324,12 +367,20 @@ impl Server {
                 Inbound::Message(m) => Input::Step(m),
                 Inbound::Unreachable(id) => Input::Unreachable(id),
                 Inbound::SnapshotStatus { to, failed } => Input::SnapshotStatus { to, failed },
+                Inbound::RemovedFromCluster => Input::RemovedFromCluster,
             };
             let _ = to_raft.try_send(input);
         });
         let transport = Transport::new(cluster_id, member_id, deliver);
-        for m in peers.iter().filter(|m| m.id != member_id) {
+        for m in peers
+            .iter()
+            .chain(&joined_peers)
+            .filter(|m| m.id != member_id)
+        {
             transport.add_peer(m.id, m.peer_ur_ls.clone());
+        }
+        for id in removed_members {
+            transport.mark_removed(id);
         }
         let outbox: Arc<dyn Outbox> = transport.clone();
         let node_loop = NodeLoop::new(
@@ -349,21 +400,40 @@ impl Server {
             .name("raft".into())
             .spawn(move || {
                 let result = node_loop.run();
-                if let Err(e) = &result {
-                    tracing::error!(error = format!("{e:#}"), "raft thread stopped; exiting");
-                    // A member that cannot persist or apply must not keep
-                    // answering clients.
-                    std::process::exit(1);
+                match &result {
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "raft thread stopped; exiting");
+                        // A member that cannot persist or apply must not
+                        // keep answering clients.
+                        std::process::exit(1);
+                    }
+                    // Removed from the cluster: etcd exits cleanly then,
+                    // and a supervisor must not restart it into a cluster
+                    // that no longer knows it.
+                    Ok(Ended::Removed) => std::process::exit(0),
+                    Ok(Ended::Shutdown) => {}
                 }
-                result
+                result.map(|_| ())
             })
             .context("spawning the raft thread")?;
 
         let reads = Reads::start(Arc::clone(&shared));
+        let membership = cluster::ClusterService::new(
+            Arc::clone(&shared),
+            reads.clone(),
+            Arc::clone(&transport),
+            cluster::MembershipRules {
+                token: cfg.initial_cluster_token.clone(),
+                strict: cfg.strict_reconfig_check,
+            },
+        );
         let (stop, stop_rx) = watch::channel(false);
         for url in &cfg.listen_peer_urls {
             let listener = bind(url, "peers").await?;
-            let routes = tonic::service::Routes::new(transport.service());
+            // The Cluster service on the peer port too: a joining member
+            // knows only peer URLs, and learns the cluster from them.
+            let routes = tonic::service::Routes::new(transport.service())
+                .add_service(ClusterServer::new(membership.clone()));
             tokio::spawn(serve(listener, routes, false, stop_rx.clone()));
             tracing::info!(url = %url, "serving peer traffic");
         }
@@ -371,7 +441,7 @@ impl Server {
         for url in &cfg.listen_client_urls {
             let listener = bind(url, "clients").await?;
             client_addrs.push(listener.local_addr()?);
-            let routes = client_routes(&shared, &reads, &fsync);
+            let routes = client_routes(&shared, &reads, &fsync, &membership);
             tokio::spawn(serve(listener, routes, true, stop_rx.clone()));
             tracing::info!(url = %url, "serving client requests");
         }
@@ -391,6 +461,23 @@ impl Server {
             .map(ToString::to_string)
             .collect();
         tokio::spawn(lease::expiry_loop(Arc::clone(&shared), stop_rx.clone()));
+        if cfg.experimental_enable_lease_checkpoint {
+            tokio::spawn(lease::checkpoint_loop(
+                Arc::clone(&shared),
+                cfg.experimental_lease_checkpoint_interval,
+                stop_rx.clone(),
+            ));
+        }
+        tokio::spawn(corruption::corruption_check_loop(
+            Arc::clone(&shared),
+            cfg.experimental_corrupt_check_time,
+            stop_rx.clone(),
+        ));
+        tokio::spawn(compactor::compactor_loop(
+            Arc::clone(&shared),
+            cfg.auto_compaction,
+            stop_rx.clone(),
+        ));
         tokio::spawn(publish_attributes(
             Arc::clone(&shared),
             cfg.name.clone(),
@@ -447,6 +534,7 @@ fn client_routes(
     shared: &Arc<Shared>,
     reads: &Reads,
     fsync: &Arc<crate::wal::Histogram>,
+    membership: &cluster::ClusterService,
 ) -> tonic::service::Routes {
     let max = shared.limits.request.max_request_bytes + GRPC_OVERHEAD_BYTES;
     let http = http::router(http::HttpState {
@@ -454,9 +542,11 @@ fn client_routes(
         reads: reads.clone(),
         fsync: Arc::clone(fsync),
     });
+    let leases = Arc::new(lease::ServerLeases::new(Arc::clone(shared)));
+    let recipes = recipes::Recipes::new(Arc::clone(shared), reads.clone(), Arc::clone(&leases));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     drop(health_reporter);
-    tonic::service::Routes::from(http)
+    let routes = tonic::service::Routes::from(http)
         .add_service(
             KvServer::new(kv::KvService::new(Arc::clone(shared), reads.clone()))
                 .max_decoding_message_size(max),
@@ -468,17 +558,45 @@ fn client_routes(
                 Arc::new(move || shared.header())
             },
         )))
-        .add_service(LeaseServer::new(LeaseService::new(Arc::new(
-            lease::ServerLeases::new(Arc::clone(shared)),
-        ))))
-        .add_service(ClusterServer::new(cluster::ClusterService::new(
-            Arc::clone(shared),
-            reads.clone(),
-        )))
+        .add_service(LeaseServer::new(LeaseService::new(Arc::clone(&leases))))
+        .add_service(LockServer::new(lock::LockService::new(recipes.clone())))
+        .add_service(ElectionServer::new(election::ElectionService::new(recipes)))
+        .add_service(ClusterServer::new(membership.clone()))
         .add_service(MaintenanceServer::new(
             maintenance::MaintenanceService::new(Arc::clone(shared)),
         ))
-        .add_service(health_service)
+        .add_service(health_service);
+    let gated = routes
+        .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(shared),
+            learner_gate,
+        ));
+    tonic::service::Routes::from(gated)
+}
+
+/// etcd's rule for learners: they answer Status and serializable Range
+/// (the KV service checks the latter) and refuse every other etcd call
+/// with "rpc not supported for learner". Health, /health, /version and
+/// /metrics stay open.
+async fn learner_gate(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    let etcd_call = ["/etcdserverpb.", "/v3lockpb.", "/v3electionpb."]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let open_to_learners = matches!(
+        path,
+        "/etcdserverpb.Maintenance/Status" | "/etcdserverpb.KV/Range"
+    );
+    if etcd_call && !open_to_learners && shared.raft.is_learner.load(Ordering::Relaxed) {
+        return tonic::Status::from(crate::etcd_error::EtcdError::NotSupportedForLearner)
+            .into_http();
+    }
+    next.run(request).await
 }
 
 /// Serves `routes` on `listener` until `stop`; HTTP/1 too when `http1`

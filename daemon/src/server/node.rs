@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use cairn_proto::etcdserverpb::{Member, ResponseHeader};
+use cairn_proto::etcdserverpb::{AlarmType, Member, ResponseHeader};
 use cairn_proto::internal::{MemberAttributes, Request, request::Op};
 use cairn_proto::mvccpb::Event;
 use prost::Message as _;
@@ -83,9 +83,34 @@ pub struct NodeLoop {
     outbox: Arc<dyn Outbox>,
     opts: NodeOptions,
     last_snapshot: u64,
+    /// When the store's size was last published for the quota check.
+    size_published: Instant,
     leader: NodeId,
     is_leader: bool,
+    /// Membership changes this member proposed, by (kind, member), with
+    /// the id of the caller waiting for each. Raft takes one change at a
+    /// time, so this stays short; callers whose change was lost with a
+    /// leader time out, and their entries are pushed out by later ones.
+    pending_changes: Vec<(ConfChangeType, NodeId, u64)>,
+    /// This member applied its own removal: it must stop.
+    removed: bool,
 }
+
+/// Why the raft thread ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Asked to ([`Input::Shutdown`]), or every sender is gone.
+    Shutdown,
+    /// The cluster removed this member; like etcd, it stops for good.
+    Removed,
+}
+
+/// Most membership changes remembered as waiting for their apply.
+const MAX_PENDING_CHANGES: usize = 8;
+
+/// A learner is promoted only once its log holds this share of the
+/// leader's (etcd's readiness rule).
+const LEARNER_READY: f64 = 0.9;
 
 impl std::fmt::Debug for NodeLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,15 +140,18 @@ impl NodeLoop {
             outbox,
             opts,
             last_snapshot,
+            size_published: Instant::now(),
             leader: 0,
             is_leader: false,
+            pending_changes: Vec::new(),
+            removed: false,
         }
     }
 
     /// Runs until [`Input::Shutdown`] or until every sender is gone. An
     /// error means the member cannot go on safely (disk failure, corrupt
     /// store): the caller must stop the process.
-    pub fn run(mut self) -> anyhow::Result<()> {
+    pub fn run(mut self) -> anyhow::Result<Ended> {
         let result = self.run_inner();
         self.shared.fail_all(EtcdError::Stopped);
         // Whatever was applied becomes durable; the WAL covers the rest.
@@ -131,11 +159,12 @@ impl NodeLoop {
         result
     }
 
-    fn run_inner(&mut self) -> anyhow::Result<()> {
+    fn run_inner(&mut self) -> anyhow::Result<Ended> {
         // Entries committed before a restart (and a new cluster's founding
         // conf changes) are applied first: raft refuses to campaign while
         // conf changes are pending.
         self.drive()?;
+        self.publish_learner();
         let voters = self.node.raft.prs.conf_state().voters;
         if voters == [self.shared.member_id] {
             // Alone in the cluster: no one to wait for, lead at once.
@@ -145,14 +174,14 @@ impl NodeLoop {
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
             match self.inputs.recv_timeout(wait) {
-                Ok(Input::Shutdown) => return Ok(()),
+                Ok(Input::Shutdown) => return Ok(Ended::Shutdown),
                 Ok(input) => self.handle(input),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                Err(RecvTimeoutError::Disconnected) => return Ok(Ended::Shutdown),
             }
             for _ in 0..MAX_INPUTS_PER_ROUND {
                 match self.inputs.try_recv() {
-                    Ok(Input::Shutdown) => return Ok(()),
+                    Ok(Input::Shutdown) => return Ok(Ended::Shutdown),
                     Ok(input) => self.handle(input),
                     Err(_) => break,
                 }
@@ -164,6 +193,13 @@ impl NodeLoop {
             }
             self.drive()?;
             self.compact_a_little()?;
+            if self.removed {
+                tracing::warn!("this member was removed from the cluster; stopping");
+                // Time for the answer to a member removing itself to go
+                // out (etcd waits the same ten ticks).
+                std::thread::sleep(self.opts.tick * 10);
+                return Ok(Ended::Removed);
+            }
         }
     }
 
@@ -190,9 +226,70 @@ impl NodeLoop {
             }
             Input::Unreachable(id) => self.node.report_unreachable(id),
             Input::SnapshotStatus { to, failed } => self.node.report_snapshot(to, failed),
+            Input::ProposeConfChange { id, cc } => self.propose_change(id, cc),
+            Input::PromoteLearner { id, learner } => match self.learner_ready(learner) {
+                Ok(()) => self.propose_change(
+                    id,
+                    ConfChange {
+                        change_type: ConfChangeType::AddNode,
+                        node_id: learner,
+                        context: Bytes::new(),
+                    },
+                ),
+                Err(e) => self.shared.finish(id, Err(e)),
+            },
+            Input::RemovedFromCluster => self.removed = true,
             Input::TransferLeader(to) => self.node.transfer_leader(to),
             Input::Shutdown => {}
         }
+    }
+
+    /// Publishes whether this member is a learner (for Status, and for
+    /// refusing what learners do not serve).
+    fn publish_learner(&self) {
+        let raft = &self.node.raft;
+        self.shared
+            .raft
+            .is_learner
+            .store(raft.prs.learners.contains(&raft.id), Ordering::Relaxed);
+    }
+
+    /// Proposes a membership change and remembers who waits for it.
+    fn propose_change(&mut self, id: u64, cc: ConfChange) {
+        let key = (cc.change_type, cc.node_id);
+        match self.node.propose_conf_change(&cc) {
+            Ok(()) => {
+                if self.pending_changes.len() == MAX_PENDING_CHANGES {
+                    self.pending_changes.remove(0);
+                }
+                self.pending_changes.push((key.0, key.1, id));
+            }
+            // Another change is still on its way: etcd's callers see a
+            // timeout then, as raft drops the second change.
+            Err(crate::raft::Error::ConfChangePending) => {
+                self.shared.finish(id, Err(EtcdError::Timeout));
+            }
+            Err(_) => self.shared.finish(id, Err(EtcdError::NoLeader)),
+        }
+    }
+
+    /// Whether `learner` may be promoted now: this member leads, and the
+    /// learner has most of the leader's log.
+    fn learner_ready(&self, learner: NodeId) -> Result<(), EtcdError> {
+        let raft = &self.node.raft;
+        if raft.state != StateRole::Leader {
+            return Err(EtcdError::NotLeader);
+        }
+        let prs = &raft.prs;
+        if !prs.learners.contains(&learner) {
+            return Err(EtcdError::MemberNotLearner);
+        }
+        let leader_match = prs.progress.get(&raft.id).map_or(0, |p| p.matched);
+        let learner_match = prs.progress.get(&learner).map_or(0, |p| p.matched);
+        if (learner_match as f64) < (leader_match as f64) * LEARNER_READY {
+            return Err(EtcdError::LearnerNotReady);
+        }
+        Ok(())
     }
 
     /// Carries out Readys until raft has nothing more to do.
@@ -207,6 +304,7 @@ impl NodeLoop {
                 self.outbox.send(messages);
             }
             let started = Instant::now();
+            fail::fail_point!("raft::before-persist");
             self.node
                 .store_mut()
                 .persist(
@@ -216,6 +314,7 @@ impl NodeLoop {
                     rd.must_sync,
                 )
                 .context("persisting raft state")?;
+            fail::fail_point!("raft::after-persist");
             let took = started.elapsed();
             if took > self.opts.slow_fsync {
                 tracing::warn!(
@@ -241,6 +340,7 @@ impl NodeLoop {
                 }
             }
             if !rd.committed_entries.is_empty() {
+                fail::fail_point!("raft::before-apply");
                 self.apply(&rd.committed_entries)?;
             }
             self.node.advance();
@@ -295,6 +395,7 @@ impl NodeLoop {
             anyhow::bail!("received a snapshot at index {index} without data");
         }
         tracing::info!(index, term = snapshot.metadata.term, "installing snapshot");
+        fail::fail_point!("snapshot::apply");
         let members = {
             let mut store = self.shared.write_store();
             store
@@ -313,6 +414,7 @@ impl NodeLoop {
             }
         }
         self.shared.hub.store_restored();
+        self.publish_learner();
         self.last_snapshot = index;
         let applied = self.shared.read_store().applied().index;
         self.shared.set_applied(applied.max(index));
@@ -328,40 +430,37 @@ impl NodeLoop {
         let shared = Arc::clone(&self.shared);
         let mut store = shared.write_store();
         let mut lessor = shared.lock_lessor();
-        for e in entries {
-            let at = EntryId {
-                index: e.index,
-                term: e.term,
-            };
-            match e.entry_type {
-                EntryType::ConfChange => {
-                    let cc = ConfChange::decode(&e.data).context("undecodable conf change")?;
-                    self.node.apply_conf_change(&cc);
-                    if !store.is_applied(e.index) {
-                        self.apply_conf_change(&mut store, &cc, at)?;
-                    }
-                }
-                EntryType::Normal if store.is_applied(e.index) => {}
-                EntryType::Normal if e.data.is_empty() => store.mark_applied(at)?,
-                EntryType::Normal => {
-                    let req = Request::decode(e.data.as_ref())
-                        .context("undecodable request in the log")?;
-                    let outcome = apply_request(&mut store, &mut lessor, req.op, at, &mut events)?;
-                    if req.id != 0 {
-                        answers.push((req.id, outcome));
-                    }
-                }
-            }
+        // All of this Ready's entries reach the backend as one batch.
+        store.begin_group();
+        let applying =
+            self.apply_entries(&mut store, &mut lessor, entries, &mut answers, &mut events);
+        if let Err(e) = applying {
+            // Half an entry must never become durable; the member stops.
+            store.discard_group();
+            return Err(e);
         }
+        store.end_group().context("writing applied entries")?;
         let applied = store
             .applied()
             .index
             .max(entries.last().map_or(0, |e| e.index));
+        // sled's size costs an fstat and a readdir: publish it at most
+        // every SIZE_REFRESH, not after every Ready.
+        if self.size_published.elapsed() >= SIZE_REFRESH {
+            let size = store.size_on_disk().context("reading the store's size")?;
+            self.shared
+                .metrics
+                .db_size_bytes
+                .store(size, Ordering::Relaxed);
+            self.size_published = Instant::now();
+        }
+        drop(lessor);
         drop(store);
         if !events.is_empty() {
             self.shared.hub.notify(&events);
         }
         self.shared.set_applied(applied);
+        self.publish_learner();
         self.shared
             .metrics
             .proposals_applied
@@ -384,6 +483,53 @@ impl NodeLoop {
         Ok(())
     }
 
+    /// Applies `entries` to the store and the lessor, collecting the
+    /// proposers' answers and the watch events.
+    fn apply_entries(
+        &mut self,
+        store: &mut MvccStore,
+        lessor: &mut Lessor,
+        entries: &[Entry],
+        answers: &mut Vec<(u64, Result<Outcome, EtcdError>)>,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        for e in entries {
+            let at = EntryId {
+                index: e.index,
+                term: e.term,
+            };
+            match e.entry_type {
+                EntryType::ConfChange => {
+                    let cc = ConfChange::decode(&e.data).context("undecodable conf change")?;
+                    self.node.apply_conf_change(&cc);
+                    if !store.is_applied(e.index) {
+                        self.apply_conf_change(store, &cc, at)?;
+                    }
+                    let key = (cc.change_type, cc.node_id);
+                    if let Some(at) = self
+                        .pending_changes
+                        .iter()
+                        .position(|&(t, n, _)| (t, n) == key)
+                    {
+                        let (_, _, id) = self.pending_changes.remove(at);
+                        answers.push((id, Ok(Outcome::Done)));
+                    }
+                }
+                EntryType::Normal if store.is_applied(e.index) => {}
+                EntryType::Normal if e.data.is_empty() => store.mark_applied(at)?,
+                EntryType::Normal => {
+                    let req = Request::decode(e.data.as_ref())
+                        .context("undecodable request in the log")?;
+                    let outcome = apply_request(store, lessor, req.op, at, events)?;
+                    if req.id != 0 {
+                        answers.push((req.id, outcome));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn apply_conf_change(
         &mut self,
         store: &mut MvccStore,
@@ -391,7 +537,9 @@ impl NodeLoop {
         at: EntryId,
     ) -> anyhow::Result<()> {
         match cc.change_type {
-            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+            ConfChangeType::AddNode
+            | ConfChangeType::AddLearnerNode
+            | ConfChangeType::UpdateNode => {
                 let mut member = if cc.context.is_empty() {
                     Member {
                         id: cc.node_id,
@@ -401,9 +549,15 @@ impl NodeLoop {
                     Member::decode(cc.context.as_ref()).context("undecodable member record")?
                 };
                 member.id = cc.node_id;
-                member.is_learner = cc.change_type == ConfChangeType::AddLearnerNode;
+                let old = store.members()?.into_iter().find(|m| m.id == cc.node_id);
+                member.is_learner = match cc.change_type {
+                    ConfChangeType::AddLearnerNode => true,
+                    // New addresses leave a learner a learner.
+                    ConfChangeType::UpdateNode => old.as_ref().is_some_and(|m| m.is_learner),
+                    _ => false,
+                };
                 // A learner promoted to voter keeps its name and addresses.
-                if let Some(old) = store.members()?.into_iter().find(|m| m.id == cc.node_id) {
+                if let Some(old) = old {
                     if member.name.is_empty() {
                         member.name = old.name;
                     }
@@ -420,7 +574,9 @@ impl NodeLoop {
                 store.put_member(&member, at)?;
             }
             ConfChangeType::RemoveNode => {
-                if cc.node_id != self.shared.member_id {
+                if cc.node_id == self.shared.member_id {
+                    self.removed = true;
+                } else {
                     self.outbox.remove_peer(cc.node_id);
                 }
                 store.remove_member(cc.node_id, at)?;
@@ -431,19 +587,32 @@ impl NodeLoop {
 
     /// A snapshot message carries the store as it is now: local snapshots
     /// hold no data (the store itself is the snapshot), so the image is
-    /// taken when a follower actually needs one, as etcd does. The store may
-    /// be ahead of the snapshot's index; the follower then skips the
-    /// entries its restored store already holds (its consistent index).
+    /// taken when a follower actually needs one, as etcd does, and the
+    /// message's metadata moves up to the applied entry the image shows.
     fn attach_snapshot_data(&self, mut messages: Vec<Message>) -> anyhow::Result<Vec<Message>> {
         for m in &mut messages {
             if let Some(snapshot) = &mut m.snapshot {
                 let mut store = self.shared.write_store();
                 store.force_commit()?;
+                fail::fail_point!("snapshot::send");
                 snapshot.data = Bytes::from(store.snapshot()?);
+                // The image is of the store as applied now, so it says so
+                // (as etcd's merged snapshot message does): the index and
+                // term of the last applied entry and the membership at
+                // that point. A member that joined after the last local
+                // snapshot finds itself in it; an older membership would
+                // make it refuse the snapshot.
+                let local_index = snapshot.metadata.index;
+                let applied = store.applied();
+                if applied.index > local_index {
+                    snapshot.metadata.index = applied.index;
+                    snapshot.metadata.term = applied.term;
+                    snapshot.metadata.conf_state = self.node.raft.prs.conf_state();
+                }
                 tracing::info!(
                     to = format_args!("{:x}", m.to),
                     index = snapshot.metadata.index,
-                    store_index = store.applied().index,
+                    local_snapshot = local_index,
                     bytes = snapshot.data.len(),
                     "sending a snapshot"
                 );
@@ -486,6 +655,9 @@ impl NodeLoop {
 
 /// Applies one committed request to the store (and the lessor). Request
 /// errors become the caller's answer; a fatal store error stops the member.
+/// How stale the size the quota check reads may get.
+const SIZE_REFRESH: Duration = Duration::from_millis(100);
+
 fn apply_request(
     store: &mut MvccStore,
     lessor: &mut Lessor,
@@ -494,6 +666,20 @@ fn apply_request(
     events: &mut Vec<Event>,
 ) -> anyhow::Result<Result<Outcome, EtcdError>> {
     let first_event = events.len();
+    // While NOSPACE is raised, writes that can grow the store are refused
+    // (entry consumed), as etcd's capped applier does; deletes, reads and
+    // compactions still go through so that space can be freed.
+    if store.has_alarm(AlarmType::Nospace) && grows_the_store(op.as_ref()) {
+        store.mark_applied(at)?;
+        return Ok(Err(EtcdError::NoSpace));
+    }
+    // While CORRUPT is raised nothing that touches keys or leases is
+    // applied (etcd's corrupt applier): members that disagree must not
+    // drift further apart. Alarms still go through, so it can be disarmed.
+    if store.has_alarm(AlarmType::Corrupt) && touches_keys_or_leases(op.as_ref()) {
+        store.mark_applied(at)?;
+        return Ok(Err(EtcdError::Corrupt));
+    }
     let result: Result<Outcome, MvccError> = match op {
         Some(Op::Put(r)) => store.put(&r, at, Some(&*lessor)).map(|a| {
             events.extend(a.events);
@@ -532,8 +718,21 @@ fn apply_request(
             apply_member_attributes(store, &attrs, at)?;
             Ok(Outcome::Done)
         }
-        // Checkpoints and alarms arrive with the maintenance issue.
-        Some(Op::LeaseCheckpoint(_) | Op::Alarm(_)) | None => {
+        Some(Op::LeaseCheckpoint(r)) => {
+            let checkpoints: Vec<(i64, i64)> = r
+                .checkpoints
+                .iter()
+                .map(|c| (c.id, c.remaining_ttl))
+                .collect();
+            store.lease_checkpoint(&checkpoints, at).map(|()| {
+                for &(id, remaining) in &checkpoints {
+                    lessor.checkpoint(id, remaining);
+                }
+                Outcome::Done
+            })
+        }
+        Some(Op::Alarm(r)) => store.alarm(&r, at).map(Outcome::Alarm),
+        None => {
             store.mark_applied(at)?;
             return Ok(Err(EtcdError::NotCapable));
         }
@@ -543,6 +742,31 @@ fn apply_request(
         Ok(outcome) => Ok(Ok(outcome)),
         Err(e) if e.is_fatal() => Err(e.into()),
         Err(e) => Ok(Err(EtcdError::from(&e))),
+    }
+}
+
+/// The requests etcd's corrupt applier refuses.
+fn touches_keys_or_leases(op: Option<&Op>) -> bool {
+    matches!(
+        op,
+        Some(
+            Op::Put(_)
+                | Op::DeleteRange(_)
+                | Op::Txn(_)
+                | Op::Compaction(_)
+                | Op::LeaseGrant(_)
+                | Op::LeaseRevoke(_)
+        )
+    )
+}
+
+/// Whether a request can make the store bigger: puts, lease grants and
+/// txns with a write in either branch.
+fn grows_the_store(op: Option<&Op>) -> bool {
+    match op {
+        Some(Op::Put(_) | Op::LeaseGrant(_)) => true,
+        Some(Op::Txn(t)) => !crate::mvcc::txn_is_read_only(t),
+        _ => false,
     }
 }
 

@@ -47,6 +47,10 @@ impl Reads {
     /// Returns once the local store reflects every write acknowledged
     /// before this call began.
     pub async fn linearizable(&self) -> Result<(), EtcdError> {
+        #[cfg(feature = "planted-bugs")]
+        if planted_local_reads() {
+            return Ok(());
+        }
         let (done, wait) = oneshot::channel();
         self.tx.try_send(done).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => EtcdError::TooManyRequests,
@@ -102,4 +106,14 @@ async fn read_index(shared: &Shared, ctx: u64) -> Result<u64, EtcdError> {
             }
         }
     }
+}
+
+/// Planted bug `local-reads` (the robustness suite must catch it): a
+/// linearizable read skips ReadIndex and reads whatever this member has
+/// applied, so a lagging or partitioned member answers stale data. On when
+/// the process starts with `CAIRN_PLANTED_BUG=local-reads`.
+#[cfg(feature = "planted-bugs")]
+fn planted_local_reads() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("CAIRN_PLANTED_BUG").is_ok_and(|v| v == "local-reads"))
 }

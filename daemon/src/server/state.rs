@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cairn_proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
-    ResponseHeader, TxnResponse,
+    AlarmResponse, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse,
+    LeaseRevokeResponse, PutResponse, ResponseHeader, TxnResponse,
 };
 use tokio::sync::{oneshot, watch};
 
@@ -30,7 +30,7 @@ use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseIdGen, Lessor};
 use crate::mvcc::MvccStore;
 use crate::mvcc::validate::Limits;
-use crate::raft::{Message, NodeId};
+use crate::raft::{ConfChange, Message, NodeId};
 use crate::watch::WatchHub;
 
 /// What the raft thread accepts. Everything reaches it through one bounded
@@ -47,6 +47,14 @@ pub enum Input {
     Unreachable(NodeId),
     /// A snapshot send to `to` finished.
     SnapshotStatus { to: NodeId, failed: bool },
+    /// Propose a membership change; the waiter of `id` hears when this
+    /// member applies it.
+    ProposeConfChange { id: u64, cc: ConfChange },
+    /// Promote learner `learner` to voter, if this member leads and the
+    /// learner's log is close enough to its own (etcd's rule: 90%).
+    PromoteLearner { id: u64, learner: NodeId },
+    /// A peer says the cluster removed this member.
+    RemovedFromCluster,
     /// Hand leadership to `to`.
     TransferLeader(NodeId),
     /// Stop the raft thread after flushing the store.
@@ -62,7 +70,8 @@ pub enum Outcome {
     Compaction(CompactionResponse),
     LeaseGrant(LeaseGrantResponse),
     LeaseRevoke(LeaseRevokeResponse),
-    /// Applied; nothing to report (member attributes, alarms).
+    Alarm(AlarmResponse),
+    /// Applied; nothing to report (member attributes, checkpoints).
     Done,
 }
 
@@ -95,6 +104,9 @@ pub struct ServeLimits {
     /// Committed-but-unapplied entries beyond which new proposals fail with
     /// "too many requests" (etcd's 5000).
     pub max_apply_lag: u64,
+    /// `--quota-backend-bytes`: writes that would take the backend beyond
+    /// it raise NOSPACE (`None`: no quota).
+    pub quota_bytes: Option<u64>,
 }
 
 /// Who this member is.
@@ -240,6 +252,12 @@ impl Shared {
     /// Proposes `data` (an encoded request with id `id`) and waits for the
     /// outcome of applying it.
     pub async fn propose(&self, id: u64, data: Bytes) -> Result<Outcome, EtcdError> {
+        self.submit(id, Input::Propose { id, data }).await
+    }
+
+    /// Hands `input`, which carries proposal `id`, to the raft thread and
+    /// waits for the outcome of applying what it proposes.
+    pub async fn submit(&self, id: u64, input: Input) -> Result<Outcome, EtcdError> {
         let commit = self.raft.commit.load(Ordering::Relaxed);
         let applied = self.raft.applied.load(Ordering::Relaxed);
         if commit.saturating_sub(applied) > self.limits.max_apply_lag {
@@ -248,7 +266,7 @@ impl Shared {
         self.wait_for_leader().await?;
         let (tx, rx) = oneshot::channel();
         self.lock_waiters().insert(id, tx);
-        if let Err(e) = self.send_input(Input::Propose { id, data }) {
+        if let Err(e) = self.send_input(input) {
             self.lock_waiters().remove(&id);
             return Err(e);
         }

@@ -519,7 +519,10 @@ impl WatchHub {
                 let mut evs = Vec::new();
                 let mut next = w.next_rev;
                 if next <= last {
-                    evs.extend(w.select(chunk.events.iter().filter(|e| mod_rev(e) >= next)));
+                    let from = next;
+                    #[cfg(feature = "planted-bugs")]
+                    let from = from + i64::from(planted_watch_off_by_one());
+                    evs.extend(w.select(chunk.events.iter().filter(|e| mod_rev(e) >= from)));
                     next = last + 1;
                 }
                 if next <= n {
@@ -849,4 +852,13 @@ fn split_by_size(events: Vec<Event>, limit: usize) -> Vec<Vec<Event>> {
         }
     }
     out
+}
+
+/// Planted bug `watch-off-by-one` (the robustness suite must catch it): a
+/// watcher catching up from history skips the first revision it should
+/// send. On when the process starts with `CAIRN_PLANTED_BUG=watch-off-by-one`.
+#[cfg(feature = "planted-bugs")]
+fn planted_watch_off_by_one() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("CAIRN_PLANTED_BUG").is_ok_and(|v| v == "watch-off-by-one"))
 }

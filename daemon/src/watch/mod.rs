@@ -41,6 +41,7 @@ mod hub;
 mod service;
 
 pub use hub::WatchHub;
+pub(crate) use hub::{Outgoing, WatchStream};
 pub use service::{HeaderSource, WatchService};
 
 use std::time::Duration;

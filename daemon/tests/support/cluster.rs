@@ -43,6 +43,34 @@ struct Member {
     log_path: PathBuf,
     child: Option<Child>,
     id: u64,
+    /// The port other members are told to dial: the peer port itself, or a
+    /// proxy's port in front of it (see [`Options::advertise_ports`]).
+    advertise_port: u16,
+    /// Extra environment of the next start (fail points, planted bugs).
+    env: Vec<(String, String)>,
+    /// Joins the running cluster (`--initial-cluster-state existing`)
+    /// instead of founding it.
+    joins: bool,
+}
+
+/// See [`Options::on_spawn`].
+pub type OnSpawn = Box<dyn Fn(usize, u32, u16) + Send + Sync>;
+
+/// How [`Cluster::start_opts`] starts members.
+#[derive(Default)]
+pub struct Options {
+    /// Flags every member gets on top of [`Cluster::member_args`].
+    pub extra: Vec<String>,
+    /// Ports, one per member, that the others dial instead of its peer
+    /// port: a test-owned proxy listens there and forwards to
+    /// [`Cluster::peer_port`]. `None`: members dial each other directly.
+    pub advertise_ports: Option<Vec<u16>>,
+    /// Environment variables of each member, by index.
+    pub env: Vec<Vec<(String, String)>>,
+    /// Called with (member, pid, real peer port) each time a member
+    /// process starts, so a proxy knows where to forward and can tell
+    /// members' connections apart.
+    pub on_spawn: Option<OnSpawn>,
 }
 
 /// A running cluster of `members` processes of one [`Server`] kind.
@@ -53,6 +81,7 @@ pub struct Cluster {
     cluster_id: u64,
     /// Flags every member gets on top of [`Cluster::member_args`].
     extra_args: Vec<String>,
+    on_spawn: Option<OnSpawn>,
 }
 
 impl fmt::Debug for Cluster {
@@ -76,10 +105,20 @@ impl Cluster {
     /// [`Cluster::start`] with `extra` flags for every member (flags both
     /// servers take, such as `--snapshot-count`).
     pub async fn start_with(kind: Server, members: usize, extra: &[&str]) -> Cluster {
+        let opts = Options {
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+            ..Options::default()
+        };
+        Cluster::start_opts(kind, members, opts).await
+    }
+
+    /// [`Cluster::start`] with [`Options`]. With advertised proxy ports a
+    /// lost port race is not retried: the caller owns those ports.
+    pub async fn start_opts(kind: Server, members: usize, mut opts: Options) -> Cluster {
         assert!(members > 0);
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
-            let mut cluster = Cluster::spawn(kind, members, extra);
+            let mut cluster = Cluster::spawn(kind, members, &mut opts);
             match cluster.wait_ready(START_TIMEOUT).await {
                 Ok(()) => return cluster,
                 Err(e) if cluster.lost_port_race() => last_error = e,
@@ -92,20 +131,30 @@ impl Cluster {
         panic!("{kind:?} cluster of {members} lost its ports {START_ATTEMPTS} times: {last_error}");
     }
 
-    fn spawn(kind: Server, count: usize, extra: &[&str]) -> Cluster {
+    fn spawn(kind: Server, count: usize, opts: &mut Options) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("cairn-cluster-")
             .tempdir()
             .expect("tempdir");
         let members: Vec<Member> = (0..count)
-            .map(|i| Member {
-                name: format!("m{i}"),
-                client: ports::claim(),
-                peer: ports::claim(),
-                data_dir: dir.path().join(format!("m{i}.data")),
-                log_path: dir.path().join(format!("m{i}.log")),
-                child: None,
-                id: 0,
+            .map(|i| {
+                let peer = ports::claim();
+                let advertise_port = opts
+                    .advertise_ports
+                    .as_ref()
+                    .map_or(peer.port, |ports| ports[i]);
+                Member {
+                    name: format!("m{i}"),
+                    client: ports::claim(),
+                    peer,
+                    data_dir: dir.path().join(format!("m{i}.data")),
+                    log_path: dir.path().join(format!("m{i}.log")),
+                    child: None,
+                    id: 0,
+                    advertise_port,
+                    env: opts.env.get(i).cloned().unwrap_or_default(),
+                    joins: false,
+                }
             })
             .collect();
         let mut cluster = Cluster {
@@ -113,7 +162,8 @@ impl Cluster {
             dir,
             members,
             cluster_id: 0,
-            extra_args: extra.iter().map(|a| (*a).to_owned()).collect(),
+            extra_args: opts.extra.clone(),
+            on_spawn: opts.on_spawn.take(),
         };
         for i in 0..count {
             cluster.spawn_member(i);
@@ -126,7 +176,7 @@ impl Cluster {
         let parts: Vec<String> = self
             .members
             .iter()
-            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer.port))
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.advertise_port))
             .collect();
         parts.join(",")
     }
@@ -138,15 +188,19 @@ impl Cluster {
         let m = &self.members[i];
         let client = format!("http://127.0.0.1:{}", m.client.port);
         let peer = format!("http://127.0.0.1:{}", m.peer.port);
+        let advertised = format!("http://127.0.0.1:{}", m.advertise_port);
         vec![
             format!("--name={}", m.name),
             format!("--data-dir={}", m.data_dir.display()),
             format!("--listen-client-urls={client}"),
             format!("--advertise-client-urls={client}"),
             format!("--listen-peer-urls={peer}"),
-            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={advertised}"),
             format!("--initial-cluster={}", self.initial_cluster()),
-            "--initial-cluster-state=new".to_owned(),
+            format!(
+                "--initial-cluster-state={}",
+                if m.joins { "existing" } else { "new" }
+            ),
             format!(
                 "--initial-cluster-token=compat-{}",
                 self.dir.path().display()
@@ -168,12 +222,18 @@ impl Cluster {
             .expect("open log");
         let child = Command::new(self.kind.binary())
             .args(&args)
+            .envs(m.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.kind.binary().display()));
+        let pid = child.id();
+        let peer_port = m.peer.port;
         m.child = Some(child);
+        if let Some(on_spawn) = &self.on_spawn {
+            on_spawn(i, pid, peer_port);
+        }
     }
 
     /// Waits until every running member answers Status, all name the same
@@ -282,9 +342,11 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.members[i].peer.port)
     }
 
-    /// Every member's client URL, comma-separated, for `--endpoints`.
+    /// Every member's client URL, comma-separated, for `--endpoints`
+    /// (members that joined or were removed too, while they run).
     pub fn endpoints(&self) -> String {
         let urls: Vec<String> = (0..self.members.len())
+            .filter(|&i| !self.members[i].joins || self.members[i].child.is_some())
             .map(|i| self.client_url(i))
             .collect();
         urls.join(",")
@@ -379,11 +441,103 @@ impl Cluster {
     /// Starts member `i` again on its data dir, with the same flags, and
     /// waits until every running member agrees on a leader again.
     pub async fn restart(&mut self, i: usize) {
-        self.spawn_member(i);
-        if let Err(e) = self.wait_ready(START_TIMEOUT).await {
+        if let Err(e) = self.try_restart(i, START_TIMEOUT).await {
             self.print_logs();
             panic!("member {i} did not come back: {e}");
         }
+    }
+
+    /// Replaces the extra flags members get from their next (re)start on,
+    /// e.g. to restart with another quota.
+    pub fn set_extra_args(&mut self, extra: &[&str]) {
+        self.extra_args = extra.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// Starts several stopped members together (a majority cannot come
+    /// back one at a time: the first would wait for a quorum) and waits
+    /// until every running member agrees on a leader.
+    pub async fn restart_all(&mut self, members: &[usize]) {
+        for &i in members {
+            self.spawn_member(i);
+        }
+        if let Err(e) = self.wait_ready(START_TIMEOUT).await {
+            self.print_logs();
+            panic!("members {members:?} did not come back: {e}");
+        }
+    }
+
+    /// [`Cluster::restart`] that reports instead of panicking.
+    pub async fn try_restart(&mut self, i: usize, timeout: Duration) -> Result<(), String> {
+        self.spawn_member(i);
+        self.wait_ready(timeout).await
+    }
+
+    /// Makes room for a member that will join the running cluster, after
+    /// the test announced it with `member add` (its peer URL is
+    /// [`Cluster::peer_url`]). Not started: see [`Cluster::start_joining`].
+    pub fn add_member_slot(&mut self) -> usize {
+        let i = self.members.len();
+        let peer = ports::claim();
+        let advertise_port = peer.port;
+        self.members.push(Member {
+            name: format!("m{i}"),
+            client: ports::claim(),
+            peer,
+            data_dir: self.dir.path().join(format!("m{i}.data")),
+            log_path: self.dir.path().join(format!("m{i}.log")),
+            child: None,
+            id: 0,
+            advertise_port,
+            env: Vec::new(),
+            joins: true,
+        });
+        i
+    }
+
+    /// Starts the joining member `i` (its `--initial-cluster` names every
+    /// member) and waits until all running members agree on a leader.
+    pub async fn start_joining(&mut self, i: usize) {
+        assert!(self.members[i].joins, "member {i} founded the cluster");
+        self.restart(i).await;
+    }
+
+    /// Waits until member `i`'s process exits on its own (a removed
+    /// member stops) and reaps it; how it ended, or an error on timeout.
+    pub async fn wait_exit(&mut self, i: usize, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.reap_if_exited(i) {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("member {i} still running after {timeout:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sets the extra environment of member `i`'s next start.
+    pub fn set_env(&mut self, i: usize, env: Vec<(String, String)>) {
+        self.members[i].env = env;
+    }
+
+    /// If member `i`'s process has exited on its own (a crash), reaps it
+    /// and says how it ended.
+    pub fn reap_if_exited(&mut self, i: usize) -> Option<String> {
+        let child = self.members[i].child.as_mut()?;
+        let status = child.try_wait().ok().flatten()?;
+        self.members[i].child = None;
+        Some(status.to_string())
+    }
+
+    /// The real peer port member `i` listens on.
+    pub fn peer_port(&self, i: usize) -> u16 {
+        self.members[i].peer.port
+    }
+
+    /// The cluster's directory: data dirs and logs (`m<i>.log`).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Runs `etcdctl <args>` of version `ctl` against every member.

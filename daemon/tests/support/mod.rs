@@ -49,6 +49,9 @@ pub enum Ctl {
     V3_5,
     /// etcdctl 3.4.23, Debian's `etcd-client` at /usr/bin/etcdctl.
     V3_4,
+    /// cairnctl, built from the ctl crate into the same target dir as the
+    /// cairn binary.
+    Cairnctl,
 }
 
 impl Ctl {
@@ -67,6 +70,16 @@ impl Ctl {
                 );
                 path
             }
+            Ctl::Cairnctl => {
+                let path = Server::Cairn.binary().with_file_name("cairnctl");
+                assert!(
+                    path.exists(),
+                    "{} is missing: build it first (cargo build -p cairnctl, or scripts/test, \
+                     which builds every binary of the workspace)",
+                    path.display()
+                );
+                path
+            }
         }
     }
 
@@ -75,6 +88,7 @@ impl Ctl {
         match self {
             Ctl::V3_5 => "etcdctl-3.5.1",
             Ctl::V3_4 => "etcdctl-3.4.23",
+            Ctl::Cairnctl => "cairnctl",
         }
     }
 

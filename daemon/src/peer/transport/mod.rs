@@ -79,6 +79,9 @@ pub enum Inbound {
     Unreachable(u64),
     /// A snapshot transfer to `to` ended; `failed` when it did not arrive.
     SnapshotStatus { to: u64, failed: bool },
+    /// A peer refused this member's traffic because the cluster removed
+    /// this member (it may have been down when that was decided).
+    RemovedFromCluster,
 }
 
 /// The callback that receives [`Inbound`] values. Called from tokio tasks;
@@ -218,7 +221,14 @@ struct Shared {
     received: ReceiveCounters,
     /// Flips to `true` once, on shutdown; the service's open streams end.
     shutdown: watch::Sender<bool>,
+    /// Members removed from the cluster: their traffic is refused with
+    /// [`REMOVED_CODE`], which tells them to stop.
+    removed: Mutex<std::collections::HashSet<u64>>,
 }
+
+/// The status code a member's traffic is refused with once the cluster
+/// removed it; nothing else in the peer protocol answers with it.
+pub(crate) const REMOVED_CODE: tonic::Code = tonic::Code::PermissionDenied;
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -308,6 +318,7 @@ impl Transport {
                 options,
                 received: ReceiveCounters::default(),
                 shutdown,
+                removed: Mutex::new(std::collections::HashSet::new()),
             }),
             handle,
             peers: Mutex::new(HashMap::new()),
@@ -364,10 +375,21 @@ impl Transport {
     /// Stops sending to member `id`; messages still queued for it are
     /// dropped. Unknown ids are ignored.
     pub fn remove_peer(&self, id: u64) {
+        self.mark_removed(id);
         let removed = self.peers.lock().expect("peer set lock").remove(&id);
         if let Some(peer) = removed {
             peer.task.abort();
         }
+    }
+
+    /// Refuses member `id`'s traffic from now on, telling it that it was
+    /// removed (for members removed before this member started).
+    pub fn mark_removed(&self, id: u64) {
+        self.shared
+            .removed
+            .lock()
+            .expect("removed set lock")
+            .insert(id);
     }
 
     /// Replaces the URLs of member `id`. An open stream to a URL that is

@@ -111,6 +111,11 @@ impl PeerLink {
     /// misconfiguration) when the reason differs from the previous one, at
     /// debug otherwise, so a peer that stays down does not flood the log.
     fn failed(&self, err: &LinkError) {
+        if let LinkError::Stream { code, .. } = err
+            && *code == super::REMOVED_CODE
+        {
+            self.shared.deliver(super::Inbound::RemovedFromCluster);
+        }
         self.counters
             .connect_failures
             .fetch_add(1, Ordering::Relaxed);

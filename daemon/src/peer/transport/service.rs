@@ -103,6 +103,17 @@ pub(super) fn check_stamp(
             shared.member_id, shared.cluster_id
         )));
     }
+    if shared
+        .removed
+        .lock()
+        .expect("removed set lock")
+        .contains(&from)
+    {
+        return Err(Status::new(
+            super::REMOVED_CODE,
+            format!("member {from:x} was removed from cluster {cluster_id:x}"),
+        ));
+    }
     if to != shared.member_id {
         return Err(Status::not_found(format!(
             "member {to:x} is not here: this is member {:x}",
