@@ -1,27 +1,33 @@
-//! `cairnctl`, an etcdctl-compatible command line. Only `version` exists so
-//! far; the other commands arrive with the server.
+//! `cairnctl`, an etcdctl-compatible command line. Thin glue: parse, run,
+//! and turn a failure into etcdctl's one `Error: ...` line and exit code.
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-#[derive(Parser, Debug)]
-#[command(name = "cairnctl", about = "A command line client for cairn and etcd")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use cairnctl::cli;
+use clap::Parser;
 
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Prints the version of cairnctl
-    Version,
-}
-
-fn main() {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Version => {
-            println!("cairnctl version: {}", env!("CARGO_PKG_VERSION"));
-            println!("API version: 3.5");
+fn main() -> ExitCode {
+    let parsed = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(cli::run(parsed, Box::new(std::io::stdout())));
+    // Background tasks (watches, keep-alives) must not hold the exit.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) | Err(cli::Failure::BrokenPipe) => ExitCode::SUCCESS,
+        Err(cli::Failure::Quiet(code)) => ExitCode::from(code as u8),
+        Err(cli::Failure::Exit { code, message }) => {
+            eprintln!("Error: {message}");
+            ExitCode::from(code as u8)
         }
     }
 }

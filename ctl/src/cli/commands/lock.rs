@@ -1,0 +1,116 @@
+//! `lock NAME [CMD ARGS...]`: takes the distributed lock NAME (etcd's
+//! client-side algorithm, so cairnctl and etcdctl exclude each other), then
+//! either prints the holder key and holds the lock until SIGINT or SIGTERM,
+//! or runs CMD with `ETCD_LOCK_KEY` and `ETCD_LOCK_REV` set and releases
+//! the lock when it exits.
+
+use std::io::Write;
+
+use cairnctl::client::concurrency::{self, Session};
+use cairnctl::pb;
+
+use super::get;
+use crate::cli::{Ctx, Failure, Outcome, exit};
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// timeout for session
+    #[arg(long, default_value_t = 10)]
+    pub ttl: i64,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
+    let Some((name, command)) = a.args.split_first() else {
+        return Err(Failure::bad_args(
+            "lock takes a lock name argument and an optional command to execute.",
+        ));
+    };
+    let client = ctx.client()?;
+    let mut session = Session::new(&client, a.ttl).await?;
+    let locked = tokio::select! {
+        l = concurrency::lock(&client, &session, name) => l?,
+        _ = interrupted() => return Err(Failure::Quiet(exit::INTERRUPTED)),
+    };
+    if !command.is_empty() {
+        let status = tokio::process::Command::new(&command[0])
+            .args(&command[1..])
+            .env(
+                "ETCD_LOCK_KEY",
+                String::from_utf8_lossy(&locked.key).as_ref(),
+            )
+            .env("ETCD_LOCK_REV", locked.header.revision.to_string())
+            .status()
+            .await;
+        let unlocked = concurrency::unlock(&client, &locked).await;
+        let _ = session.close().await;
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => return Err(Failure::new(exit::ERROR, s.to_string())),
+            Err(e) => return Err(Failure::new(exit::ERROR, e.to_string())),
+        }
+        return unlocked.map_err(Failure::from);
+    }
+    let held = client
+        .range(pb::RangeRequest {
+            key: locked.key.clone(),
+            ..Default::default()
+        })
+        .await?;
+    if held.kvs.is_empty() {
+        return Err(Failure::new(exit::ERROR, "lock lost on init"));
+    }
+    get::print(ctx, &held, false)?;
+    ctx.out.flush()?;
+    tokio::select! {
+        _ = interrupted() => {
+            concurrency::unlock(&client, &locked).await?;
+            let _ = session.close().await;
+            Ok(())
+        }
+        _ = session.done() => Err(Failure::new(exit::ERROR, "session expired")),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::commands::{Command, parse};
+
+    #[test]
+    fn name_then_command_with_its_own_flags() {
+        match parse(&["lock", "--ttl=5", "mylock", "ls", "-l"])
+            .unwrap()
+            .command
+        {
+            Command::Lock(a) => {
+                assert_eq!(a.ttl, 5);
+                assert_eq!(a.args, ["mylock", "ls", "-l"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
