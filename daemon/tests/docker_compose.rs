@@ -1,0 +1,460 @@
+//! deploy/ on this machine's Docker Engine: the image is built without
+//! pulling anything (`deploy/build-image --dev`: static binaries in a
+//! `FROM scratch` image), deploy/docker-compose.yml starts three members
+//! configured by `ETCD_*` variables alone, and cairnctl on the host drives
+//! them through the published client ports: put, get, member list,
+//! endpoint status --cluster. The leader's container is stopped and writes
+//! go on; it is started again and catches up (the same HashKV on every
+//! member, the writes it missed readable from it).
+//!
+//! Containers, network, volumes and the image tag are removed at the end,
+//! pass or fail; a run killed before that (a timeout) is swept up by the
+//! next. Without a Docker Engine and docker-compose the test fails saying
+//! so: it never skips.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use support::Ctl;
+use support::ports::{self, PortClaim};
+
+/// Projects and image tags this test creates start with this, followed by
+/// the pid of the test process that owns them.
+const PREFIX: &str = "cairntest";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("daemon/ has a parent")
+        .to_path_buf()
+}
+
+fn compose_file() -> PathBuf {
+    repo_root().join("deploy/docker-compose.yml")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command to completion, capturing its output.
+fn output(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn docker(args: &[&str]) -> Output {
+    output(Command::new("docker").args(args))
+}
+
+/// The compose command: `docker-compose` (Debian's package, what
+/// scripts/install-test-deps installs), else the `docker compose` plugin.
+/// Panics saying what is missing, so a machine without Docker fails the
+/// test instead of skipping it.
+fn compose_program() -> Vec<String> {
+    let engine = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
+    match engine {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "this test needs a running Docker Engine, and `docker info` failed: {}\n\
+             start the engine (dockerd), or run the test on a machine that has one",
+            text(&out.stderr).trim()
+        ),
+        Err(e) => panic!(
+            "this test needs Docker: cannot run `docker` ({e}); install docker.io and start \
+             the engine"
+        ),
+    }
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if works("docker-compose", &["version"]) {
+        vec!["docker-compose".into()]
+    } else if works("docker", &["compose", "version"]) {
+        vec!["docker".into(), "compose".into()]
+    } else {
+        panic!(
+            "this test needs docker-compose (or the docker compose plugin): run \
+             scripts/install-test-deps"
+        )
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The owning pid in a name this test made (`cairntest<pid>...`).
+fn owner_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Removes what earlier runs of this test left when they were killed
+/// before cleaning up: their compose projects (with volumes) and images.
+fn sweep_leftovers(program: &[String]) {
+    let mut projects: Vec<String> = Vec::new();
+    for kind in [
+        &["ps", "-a"][..],
+        &["volume", "ls"][..],
+        &["network", "ls"][..],
+    ] {
+        let mut args = kind.to_vec();
+        args.extend([
+            "--filter",
+            "label=com.docker.compose.project",
+            "--format",
+            "{{.Label \"com.docker.compose.project\"}}",
+        ]);
+        for name in text(&docker(&args).stdout).lines() {
+            let name = name.trim().to_owned();
+            if owner_pid(&name).is_some_and(|pid| !pid_alive(pid)) && !projects.contains(&name) {
+                projects.push(name);
+            }
+        }
+    }
+    for project in projects {
+        eprintln!("removing {project}, left by a run that did not clean up");
+        let _ = output(
+            Command::new(&program[0])
+                .args(&program[1..])
+                .args(["-p", &project, "-f"])
+                .arg(compose_file())
+                .args(["down", "-v", "--remove-orphans", "-t", "1"]),
+        );
+    }
+    let images = docker(&[
+        "images",
+        "--filter",
+        &format!("reference={PREFIX}*"),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    for image in text(&images.stdout).lines() {
+        if owner_pid(image).is_some_and(|pid| !pid_alive(pid)) {
+            let _ = docker(&["rmi", "--force", image]);
+        }
+    }
+}
+
+/// One compose project: the cluster of deploy/docker-compose.yml under a
+/// unique name, on claimed host ports, from an image tag of its own.
+/// Dropping it tears everything down.
+struct Project {
+    program: Vec<String>,
+    name: String,
+    image: String,
+    ports: Vec<PortClaim>,
+    torn_down: bool,
+}
+
+impl Project {
+    fn compose(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(&self.program[0]);
+        cmd.args(&self.program[1..])
+            .args(["-p", &self.name, "-f"])
+            .arg(compose_file())
+            .args(args)
+            .env("CAIRN_IMAGE", &self.image)
+            .env("CAIRN_HOST", "127.0.0.1");
+        for (i, claim) in self.ports.iter().enumerate() {
+            cmd.env(format!("CAIRN_{}_PORT", i + 1), claim.port.to_string());
+        }
+        output(&mut cmd)
+    }
+
+    fn compose_ok(&self, args: &[&str]) -> String {
+        let out = self.compose(args);
+        assert!(
+            out.status.success(),
+            "compose {args:?} failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Member `i`'s (1-based) client endpoint on the host.
+    fn endpoint(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.ports[i - 1].port)
+    }
+
+    fn endpoints(&self, members: &[usize]) -> String {
+        let list: Vec<String> = members.iter().map(|&i| self.endpoint(i)).collect();
+        list.join(",")
+    }
+
+    /// Everything the project made: containers, network, volumes, image.
+    fn tear_down(&mut self) -> Vec<String> {
+        self.torn_down = true;
+        let mut problems = Vec::new();
+        let down = self.compose(&["down", "-v", "--remove-orphans", "-t", "5"]);
+        if !down.status.success() {
+            problems.push(format!("compose down failed: {}", text(&down.stderr)));
+        }
+        let rmi = docker(&["rmi", "--force", &self.image]);
+        if !rmi.status.success() {
+            problems.push(format!(
+                "docker rmi {} failed: {}",
+                self.image,
+                text(&rmi.stderr)
+            ));
+        }
+        problems
+    }
+
+    /// What is still there after tear_down (should be nothing).
+    fn leftovers(&self) -> Vec<String> {
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        let mut left = Vec::new();
+        for (kind, args) in [
+            ("container", &["ps", "-a", "-q", "--filter", &label][..]),
+            ("volume", &["volume", "ls", "-q", "--filter", &label][..]),
+            ("network", &["network", "ls", "-q", "--filter", &label][..]),
+        ] {
+            for id in text(&docker(args).stdout).lines() {
+                left.push(format!("{kind} {id}"));
+            }
+        }
+        if docker(&["image", "inspect", &self.image]).status.success() {
+            left.push(format!("image {}", self.image));
+        }
+        left
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !self.torn_down {
+            for problem in self.tear_down() {
+                eprintln!("tear-down: {problem}");
+            }
+        }
+    }
+}
+
+/// Runs cairnctl against `endpoints`.
+fn ctl(endpoints: &str, args: &[&str]) -> Output {
+    Ctl::Cairnctl.run(endpoints, args, None)
+}
+
+fn ctl_ok(endpoints: &str, args: &[&str]) -> String {
+    let out = ctl(endpoints, args);
+    assert!(
+        out.status.success(),
+        "cairnctl --endpoints={endpoints} {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Retries `attempt` until it gives `Some` or `within` has passed.
+fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match attempt() {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("{what}: not within {within:?}; last: {last}")
+            }
+            Err(_) => sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// `endpoint status --cluster` rows (simple format): endpoint URL and
+/// whether it is the leader.
+fn status_rows(stdout: &str) -> Vec<(String, bool)> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split(", ").collect();
+            (fields[0].to_owned(), fields.get(4) == Some(&"true"))
+        })
+        .collect()
+}
+
+#[test]
+fn compose_cluster_serves_survives_a_stopped_member_and_catches_up() {
+    let started = Instant::now();
+    let program = compose_program();
+    sweep_leftovers(&program);
+
+    let name = format!("{PREFIX}{}", std::process::id());
+    let image = format!("{name}:latest");
+    // Claimed before anything is made, so the Drop guard owns the cleanup
+    // from the first docker command on.
+    let mut project = Project {
+        program,
+        name,
+        image: image.clone(),
+        ports: (0..3).map(|_| ports::claim()).collect(),
+        torn_down: false,
+    };
+
+    let build = output(
+        Command::new(repo_root().join("deploy/build-image"))
+            .args(["--dev", "--tag", &image])
+            .current_dir(repo_root()),
+    );
+    assert!(
+        build.status.success(),
+        "deploy/build-image failed:\n{}",
+        text(&build.stderr)
+    );
+    let built = started.elapsed();
+
+    project.compose_ok(&["up", "-d"]);
+    let all = project.endpoints(&[1, 2, 3]);
+    eventually("all three members healthy", Duration::from_secs(60), || {
+        let out = ctl(&all, &["endpoint", "health"]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(text(&out.stderr))
+        }
+    });
+    let up = started.elapsed();
+
+    // The basics, through the published ports.
+    assert_eq!(ctl_ok(&all, &["put", "greeting", "hello"]), "OK\n");
+    assert_eq!(ctl_ok(&all, &["get", "greeting"]), "greeting\nhello\n");
+    let members = ctl_ok(&all, &["member", "list"]);
+    assert_eq!(members.lines().count(), 3, "{members}");
+    for i in 1..=3 {
+        let line = members
+            .lines()
+            .find(|l| l.contains(&format!(", cairn-{i}, ")))
+            .unwrap_or_else(|| panic!("no cairn-{i} in member list:\n{members}"));
+        // Configured by ETCD_* alone: the name, the peer URL by service
+        // name, the client URL as published on the host.
+        assert!(line.contains(", started, "), "{line}");
+        assert!(line.contains(&format!("http://cairn-{i}:2380")), "{line}");
+        assert!(
+            line.contains(&format!("http://{}", project.endpoint(i))),
+            "{line}"
+        );
+    }
+    let status = ctl_ok(&all, &["endpoint", "status", "--cluster"]);
+    let rows = status_rows(&status);
+    assert_eq!(rows.len(), 3, "{status}");
+    let leaders: Vec<&String> = rows.iter().filter(|r| r.1).map(|r| &r.0).collect();
+    assert_eq!(leaders.len(), 1, "{status}");
+    let leader = (1..=3)
+        .find(|&i| *leaders[0] == format!("http://{}", project.endpoint(i)))
+        .unwrap_or_else(|| panic!("leader {} is no member's endpoint", leaders[0]));
+
+    // The leader's container stops; the other two elect a leader and go
+    // on taking writes.
+    let service = format!("cairn-{leader}");
+    project.compose_ok(&["stop", "-t", "10", &service]);
+    let rest: Vec<usize> = (1..=3).filter(|&i| i != leader).collect();
+    let survivors = project.endpoints(&rest);
+    for n in 0..20 {
+        let key = format!("during-outage/{n:02}");
+        eventually(
+            "a write with one member stopped",
+            Duration::from_secs(30),
+            || {
+                let out = ctl(&survivors, &["put", &key, "written"]);
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(text(&out.stderr))
+                }
+            },
+        );
+    }
+    let written = ctl_ok(
+        &survivors,
+        &["get", "--prefix", "--keys-only", "during-outage/"],
+    );
+    assert_eq!(
+        written.lines().filter(|l| !l.is_empty()).count(),
+        20,
+        "{written}"
+    );
+    let outage = started.elapsed();
+
+    // Back again: it catches up from the others.
+    project.compose_ok(&["start", &service]);
+    let back = project.endpoint(leader);
+    eventually(
+        "the restarted member caught up",
+        Duration::from_secs(60),
+        || {
+            let out = ctl(&all, &["endpoint", "hashkv", "--cluster"]);
+            let stdout = text(&out.stdout);
+            let hashes: Vec<&str> = stdout
+                .lines()
+                .filter_map(|l| l.split(", ").nth(1))
+                .collect();
+            let serial = ctl(
+                &back,
+                &[
+                    "get",
+                    "--consistency=s",
+                    "--print-value-only",
+                    "during-outage/19",
+                ],
+            );
+            if out.status.success()
+                && hashes.len() == 3
+                && hashes.iter().all(|h| *h == hashes[0])
+                && text(&serial.stdout) == "written\n"
+            {
+                Ok(())
+            } else {
+                Err(format!("{stdout}{}", text(&out.stderr)))
+            }
+        },
+    );
+    let caught_up = started.elapsed();
+
+    let problems = project.tear_down();
+    assert!(problems.is_empty(), "tear-down: {problems:?}");
+    let left = project.leftovers();
+    assert!(left.is_empty(), "left behind after tear-down: {left:?}");
+    eprintln!(
+        "timings: image built {built:?}, cluster healthy {up:?}, writes with a member \
+         stopped {outage:?}, caught up {caught_up:?}, torn down {:?}",
+        started.elapsed()
+    );
+}
+
+/// The runtime stage of deploy/Dockerfile (built from source where a
+/// registry is reachable) must be the one deploy/Dockerfile.local builds
+/// here, but for where the two binaries and the data dir come from.
+#[test]
+fn both_dockerfiles_build_the_same_runtime_image() {
+    let runtime = |file: &str| -> Vec<String> {
+        let dockerfile = std::fs::read_to_string(repo_root().join("deploy").join(file))
+            .unwrap_or_else(|e| panic!("read deploy/{file}: {e}"));
+        let (_, stage) = dockerfile
+            .split_once("# ----- runtime -----\n")
+            .unwrap_or_else(|| panic!("deploy/{file} has no runtime stage marker"));
+        stage
+            .lines()
+            .map(|l| l.replace("--from=build ", "").replace("/out/", ""))
+            .collect()
+    };
+    assert_eq!(runtime("Dockerfile"), runtime("Dockerfile.local"));
+}

@@ -1,0 +1,46 @@
+complete -c cairn -l config-file -d 'Path to a YAML configuration file with the same keys as these flags. When it is given, every other flag and ETCD_* variable is ignored' -r -F
+complete -c cairn -l name -d 'Human-readable name for this member' -r
+complete -c cairn -l data-dir -d 'Path to the data directory [default: ${name}.cairn]' -r -F
+complete -c cairn -l wal-dir -d 'Path to a dedicated WAL directory [default: inside the data directory]' -r -F
+complete -c cairn -l snapshot-count -d 'Number of committed transactions that triggers a snapshot to disk' -r
+complete -c cairn -l heartbeat-interval -d 'Time (in milliseconds) of a heartbeat interval' -r
+complete -c cairn -l election-timeout -d 'Time (in milliseconds) for an election to time out; at least 5 heartbeat intervals' -r
+complete -c cairn -l listen-peer-urls -d 'Comma-separated URLs to listen on for peer traffic' -r
+complete -c cairn -l listen-client-urls -d 'Comma-separated URLs to listen on for client traffic [default: http://localhost:2379]' -r
+complete -c cairn -l listen-metrics-urls -d 'Comma-separated URLs to listen on for the metrics and health endpoints' -r
+complete -c cairn -l max-snapshots -d 'Maximum number of snapshot files to retain (0 is unlimited)' -r
+complete -c cairn -l max-wals -d 'Maximum number of WAL files to retain (0 is unlimited)' -r
+complete -c cairn -l quota-backend-bytes -d 'Raise alarms when the backend exceeds this many bytes (0: 2 GiB; negative: no quota)' -r
+complete -c cairn -l max-txn-ops -d 'Maximum number of operations permitted in a transaction' -r
+complete -c cairn -l max-request-bytes -d 'Maximum client request size in bytes the server will accept' -r
+complete -c cairn -l initial-advertise-peer-urls -d 'Comma-separated peer URLs of this member to advertise to the rest of the cluster' -r
+complete -c cairn -l initial-cluster -d 'Initial cluster configuration for bootstrapping, as name=URL pairs [default: default=http://localhost:2380, or ${name}=<initial-advertise-peer-urls> when --name is set]' -r
+complete -c cairn -l initial-cluster-state -d 'Initial cluster state: new or existing' -r
+complete -c cairn -l initial-cluster-token -d 'Initial cluster token, which keeps clusters bootstrapped from the same URLs apart' -r
+complete -c cairn -l advertise-client-urls -d 'Comma-separated client URLs of this member to advertise to the public [default: http://localhost:2379; required when --listen-client-urls is given]' -r
+complete -c cairn -l strict-reconfig-check -d 'Reject reconfiguration requests that would cause quorum loss' -r
+complete -c cairn -l pre-vote -d 'Run an additional Raft election phase (pre-vote) before campaigning' -r
+complete -c cairn -l auto-compaction-mode -d 'How --auto-compaction-retention is read: periodic or revision' -r
+complete -c cairn -l auto-compaction-retention -d 'Auto compaction retention (0 disables it): in periodic mode a duration such as 30m or a bare number of hours; in revision mode a number of revisions' -r
+complete -c cairn -l enable-v2 -d 'Accept etcd v2 requests. Accepted for compatibility; cairn serves v3 only, so it must be false' -r
+complete -c cairn -l cert-file -d 'Path to the client server TLS cert file' -r -F
+complete -c cairn -l key-file -d 'Path to the client server TLS key file' -r -F
+complete -c cairn -l client-cert-auth -d 'Enable client cert authentication' -r
+complete -c cairn -l trusted-ca-file -d 'Path to the client server TLS trusted CA cert file' -r -F
+complete -c cairn -l auto-tls -d 'Client TLS using generated certificates' -r
+complete -c cairn -l peer-cert-file -d 'Path to the peer server TLS cert file' -r -F
+complete -c cairn -l peer-key-file -d 'Path to the peer server TLS key file' -r -F
+complete -c cairn -l peer-client-cert-auth -d 'Enable peer client cert authentication' -r
+complete -c cairn -l peer-trusted-ca-file -d 'Path to the peer server TLS trusted CA file' -r -F
+complete -c cairn -l peer-auto-tls -d 'Peer TLS using self-generated certificates' -r
+complete -c cairn -l logger -d 'Logger; zap is the only one' -r
+complete -c cairn -l log-outputs -d 'Comma-separated log targets: default, stderr, stdout, or file paths' -r
+complete -c cairn -l log-level -d 'Log level: debug, info, warn, error, panic or fatal' -r
+complete -c cairn -l experimental-enable-lease-checkpoint -d 'Persist lease remaining TTLs at the primary lessor so long-lived leases do not renew themselves forever across leader changes' -r
+complete -c cairn -l experimental-lease-checkpoint-interval -d 'How often the leader records leases\' remaining TTLs (a Go duration such as 5m). A cairn extension: etcd 3.5.1 fixes it at 5 minutes' -r
+complete -c cairn -l experimental-corrupt-check-time -d 'How often the leader compares its HashKV with every member\'s and raises CORRUPT on a mismatch (a Go duration; 0 turns the check off). etcd\'s default is 0; cairn\'s is on' -r
+complete -c cairn -l experimental-watch-progress-notify-interval -d 'Interval between watch progress notifications (a Go duration such as 10m)' -r
+complete -c cairn -l force-new-cluster -d 'Force a new one-member cluster from this member\'s data' -r
+complete -c cairn -l version -d 'Print the version and exit'
+complete -c cairn -l print-config -d 'cairn only: resolve the configuration (flags, ETCD_* variables or the config file), run the checks made before bootstrapping, print the result and exit without serving'
+complete -c cairn -s h -l help -d 'Print help (see more with \'--help\')'
