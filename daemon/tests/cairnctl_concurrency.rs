@@ -37,6 +37,23 @@ fn interrupt(child: &Child) {
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// Waits for `child` to exit, failing with `what` if it still runs after
+/// WAIT (a process that missed its SIGINT would otherwise hang the test
+/// until the runner kills it, saying nothing).
+fn exits(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} still runs {WAIT:?} after it should have exited");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 async fn lock_waits_for_etcdctl(kind: Server) {
     let cluster = Cluster::start(kind, 1).await;
     let eps = cluster.endpoints();
@@ -66,9 +83,9 @@ async fn lock_waits_for_etcdctl(kind: Server) {
         .expect("cairnctl got the lock once released");
     assert!(line.starts_with("acquired L/"), "{line:?}");
     assert_ne!(line, format!("acquired {key}"));
-    let status = waiter.wait().expect("cairnctl exits");
+    let status = exits(&mut waiter, "cairnctl lock with a command");
     assert!(status.success(), "cairnctl lock with a command exits 0");
-    let _ = holder.wait();
+    exits(&mut holder, "etcdctl lock after SIGINT");
 
     // The command's lock is released: etcdctl can take it again at once.
     let out = Ctl::V3_5.run(&eps, &["lock", "L", "echo", "again"], None);
@@ -113,8 +130,8 @@ async fn observer_sees_etcdctl_leader(kind: Server) {
     assert_eq!(seen.recv_timeout(WAIT).expect("observer: new leader"), key2);
     assert_eq!(seen.recv_timeout(WAIT).expect("observer: new value"), "two");
     interrupt(&second);
-    assert!(second.wait().expect("cairnctl elect exits").success());
-    let _ = first.wait();
+    assert!(exits(&mut second, "cairnctl elect after SIGINT").success());
+    exits(&mut first, "etcdctl elect after SIGINT");
     let _ = observer.kill();
     let _ = observer.wait();
 }

@@ -10,7 +10,7 @@ use cairnctl::WatchOptions;
 use cairnctl::client::concurrency::{self, Session};
 
 use super::get;
-use super::lock::interrupted;
+use super::lock::Interrupt;
 use crate::cli::{Ctx, Failure, Outcome, exit};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -26,6 +26,7 @@ pub struct Args {
 
 pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
     let usage = "elect takes one election name argument and one proposal argument.";
+    let mut stop = Interrupt::listen();
     let client = ctx.client()?;
     if a.listen {
         let [name] = a.args.as_slice() else {
@@ -33,7 +34,7 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
         };
         tokio::select! {
             r = observe(ctx, &client, name) => return r,
-            _ = interrupted() => return Ok(()),
+            _ = stop.wait() => return Ok(()),
         }
     }
     let [name, proposal] = a.args.as_slice() else {
@@ -42,7 +43,7 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
     let mut session = Session::new(&client, a.ttl).await?;
     let key = tokio::select! {
         k = concurrency::campaign(&client, &session, name, proposal.as_bytes()) => k?,
-        _ = interrupted() => return Err(Failure::Quiet(exit::INTERRUPTED)),
+        _ = stop.wait() => return Err(Failure::Quiet(exit::INTERRUPTED)),
     };
     let resp = client
         .range(cairnctl::pb::RangeRequest {
@@ -53,7 +54,7 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
     get::print(ctx, &resp, false)?;
     ctx.out.flush()?;
     tokio::select! {
-        _ = interrupted() => {
+        _ = stop.wait() => {
             // Resign: the next candidate takes over at once.
             let _ = session.close().await;
             Ok(())

@@ -27,11 +27,12 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
             "lock takes a lock name argument and an optional command to execute.",
         ));
     };
+    let mut stop = Interrupt::listen();
     let client = ctx.client()?;
     let mut session = Session::new(&client, a.ttl).await?;
     let locked = tokio::select! {
         l = concurrency::lock(&client, &session, name) => l?,
-        _ = interrupted() => return Err(Failure::Quiet(exit::INTERRUPTED)),
+        _ = stop.wait() => return Err(Failure::Quiet(exit::INTERRUPTED)),
     };
     if !command.is_empty() {
         let status = tokio::process::Command::new(&command[0])
@@ -64,7 +65,7 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
     get::print(ctx, &held, false)?;
     ctx.out.flush()?;
     tokio::select! {
-        _ = interrupted() => {
+        _ = stop.wait() => {
             concurrency::unlock(&client, &locked).await?;
             let _ = session.close().await;
             Ok(())
@@ -73,32 +74,66 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn interrupted() {
+/// SIGINT or SIGTERM, listened for from the moment it is made. A signal
+/// that arrives while nothing is awaiting it (say between acquiring the
+/// lock and waiting to release it) is kept for the next `wait`, where a
+/// listener made afresh for each wait would let it slip by unseen and the
+/// process would hold on forever.
+#[derive(Debug)]
+pub struct Interrupt {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupt {
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Interrupt { signals }
         }
+        #[cfg(not(unix))]
+        Interrupt {}
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves once SIGINT or SIGTERM has arrived since `listen`.
+    pub async fn wait(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.signals {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::Interrupt;
     use crate::cli::commands::{Command, parse};
+
+    #[tokio::test]
+    async fn a_signal_arriving_before_the_wait_is_kept_for_it() {
+        let mut stop = Interrupt::listen();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &std::process::id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        // Let the signal land while nothing awaits it.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::timeout(Duration::from_secs(10), stop.wait())
+            .await
+            .expect("the SIGINT sent before waiting was seen");
+    }
 
     #[test]
     fn name_then_command_with_its_own_flags() {
