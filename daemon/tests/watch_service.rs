@@ -350,6 +350,27 @@ async fn a_compacted_start_is_created_then_canceled_like_etcd() {
     assert!(r.events.is_empty());
 }
 
+/// etcd issue 18089: a watch starting at the compaction revision gets the
+/// delete made at that revision, then what followed.
+#[tokio::test]
+async fn a_watch_from_the_compaction_revision_gets_its_delete() {
+    let node = Node::start(WatchConfig::default()).await;
+    for v in [b"2", b"3", b"4"] {
+        node.put("k", v);
+    }
+    node.delete("k"); // revision 5
+    node.put("k", b"6");
+    node.compact(5);
+    let mut c = node.client().await;
+    c.create(watch("k", "", 5)).await;
+    let created = c.next().await;
+    assert!(created.created && !created.canceled, "{created:?}");
+    assert_eq!(
+        c.events(0, 2).await,
+        vec![(5, b"k".to_vec(), false), (6, b"k".to_vec(), true)]
+    );
+}
+
 #[tokio::test]
 async fn options_prev_kv_filters_cancel_and_ids() {
     let node = Node::start(WatchConfig::default()).await;

@@ -575,8 +575,14 @@ impl MvccStore {
                     resume = Some(k.to_vec());
                     return false;
                 }
-                let kept =
-                    decode_key(k).is_some_and(|rk| !rk.tombstone && c.keep.contains(&rk.rev));
+                // Every write of the compaction revision itself stays, a
+                // tombstone too: a watch may still start there, and it must
+                // get a delete made at that revision (etcd lost it before
+                // its issue 18089 was fixed). Reads never see such a
+                // tombstone's key; the next compaction removes it.
+                let kept = decode_key(k).is_some_and(|rk| {
+                    rk.rev.main == c.rev || (!rk.tombstone && c.keep.contains(&rk.rev))
+                });
                 if !kept {
                     doomed.push(k.to_vec());
                 }
@@ -622,10 +628,10 @@ impl MvccStore {
         Ok(crc)
     }
 
-    /// CRC-32C over the key history a read at any revision in
-    /// `(compacted, rev]` can see: every `key`-tree entry (revision bytes,
-    /// then the stored KeyValue) written above the compacted revision and up
-    /// to `rev`, plus the versions at or below it that compaction keeps, in
+    /// CRC-32C over the key history a read or a watch at any revision in
+    /// `[compacted, rev]` can see: every `key`-tree entry (revision bytes,
+    /// then the stored KeyValue) written at or above the compacted revision
+    /// and up to `rev`, plus the older versions that compaction keeps, in
     /// revision order. It depends only on the entries applied and the
     /// compactions accepted — not on how far the removal of compacted
     /// history has got — so members that applied the same log agree.
@@ -643,7 +649,7 @@ impl MvccStore {
         let mut crc = 0u32;
         self.backend.scan(Tree::Key, &[], Some(&end), &mut |k, v| {
             let counted = decode_key(k).is_some_and(|rk| {
-                rk.rev.main > self.compacted || (!rk.tombstone && keep.contains(&rk.rev))
+                rk.rev.main >= self.compacted || (!rk.tombstone && keep.contains(&rk.rev))
             });
             if counted {
                 crc = crc32c::crc32c_append(crc, k);

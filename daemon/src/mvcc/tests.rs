@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::mvcc::backend::{BackendError, Visit};
+use crate::mvcc::key_index::KeyRange;
 use crate::mvcc::schema::Tree;
 use cairn_proto::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest,
@@ -877,10 +878,52 @@ fn compaction_of_a_trailing_tombstone_keeps_the_current_revision() {
     h.del("a", ""); // 3
     let at = h.at();
     h.s.compact(3, at).unwrap();
-    assert!(history(&backend).is_empty());
+    // Only the tombstone at the compaction revision is left, for watches.
+    assert_eq!(history(&backend), vec![(3, true, "a".to_string())]);
     drop(h);
     let h = H::on(Box::new(backend));
     assert_eq!((h.s.current_revision(), h.s.compacted_revision()), (3, 3));
+    assert!(
+        h.keys(rr("a", "")).is_empty(),
+        "the deleted key stays deleted"
+    );
+}
+
+/// etcd issue 18089's sequence: compacting at a delete's revision must not
+/// take the delete from a watch that starts there.
+#[test]
+fn a_delete_at_the_compaction_revision_stays_in_history_until_the_next_compaction() {
+    let backend = MemBackend::new();
+    let mut h = H::on(Box::new(backend.clone()));
+    h.put("k", "2"); // 2
+    h.put("k", "3"); // 3
+    h.put("k", "4"); // 4
+    h.del("k", ""); // 5
+    h.put("k", "6"); // 6
+    let at = h.at();
+    h.s.compact(5, at).unwrap();
+    let all = KeyRange::From(Vec::new());
+    let events = |s: &MvccStore| -> Vec<(i64, i32)> {
+        s.history(&all, 5, i64::MAX, 100, true)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| (e.kv.as_ref().unwrap().mod_revision, e.r#type))
+            .collect()
+    };
+    let (put, delete) = (EventType::Put as i32, EventType::Delete as i32);
+    assert_eq!(events(&h.s), vec![(5, delete), (6, put)]);
+    // The same after a reopen rebuilds the index from the backend, and the
+    // key reads as re-created at 6.
+    drop(h);
+    let mut h = H::on(Box::new(backend.clone()));
+    assert_eq!(events(&h.s), vec![(5, delete), (6, put)]);
+    let kv = h.range(rr("k", "")).unwrap().kvs[0].clone();
+    assert_eq!((kv.create_revision, kv.version), (6, 1));
+    // A later compaction removes the old tombstone.
+    let at = h.at();
+    h.s.compact(6, at).unwrap();
+    assert_eq!(history(&backend), vec![(6, false, "k".to_string())]);
 }
 
 #[test]

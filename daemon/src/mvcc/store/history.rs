@@ -110,15 +110,10 @@ impl MvccStore {
         }
         out.next = stopped_before.unwrap_or(to + 1);
         let view = self.view();
+        // Nothing below the compacted revision is read, and compaction
+        // keeps every write of the compacted revision itself (tombstones
+        // too, for watches that start there), so all of `raw` is history.
         for (rev, tombstone, kv) in raw {
-            // At the compacted revision itself the removal of compacted
-            // history may not be finished: keep only what it will keep.
-            if rev.main <= self.compacted
-                && (tombstone
-                    || self.index.get(&kv.key, self.compacted).map(|v| v.modified) != Some(rev))
-            {
-                continue;
-            }
             let prev = if prev_kv {
                 self.kv_before(&view, &kv.key, rev.main)?
             } else {
@@ -308,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn reading_below_the_compacted_revision_fails_and_at_it_shows_only_what_is_kept() {
+    fn reading_below_the_compacted_revision_fails_and_at_it_shows_all_of_it() {
         let (mut s, _) = sample();
         s.compact(5, at(6)).unwrap();
         let all = KeyRange::From(Vec::new());
@@ -317,10 +312,14 @@ mod tests {
             Err(MvccError::Compacted)
         ));
         let h = s.history(&all, 5, i64::MAX, 1000, true).unwrap();
-        // The tombstone at 5 is gone with the compaction; 6 remains, and its
-        // previous value (none: a was deleted at 5) is read at 5.
-        assert_eq!(summary(&h.events), vec![(6, "put", "a".into())]);
-        assert_eq!(h.events[0].prev_kv, None);
+        // The delete at 5 stays for watches starting there (etcd issue
+        // 18089), without its previous value: revision 4 is compacted away.
+        // The put at 6 has none either, as a was deleted at 5.
+        assert_eq!(
+            summary(&h.events),
+            vec![(5, "del", "a".into()), (6, "put", "a".into())]
+        );
+        assert_eq!((&h.events[0].prev_kv, &h.events[1].prev_kv), (&None, &None));
     }
 
     #[test]
