@@ -146,6 +146,13 @@ struct Recorder {
     open_watches: AtomicUsize,
     /// The highest revision any response showed: where watches may start.
     seen_rev: AtomicI64,
+    /// The revision of the latest acknowledged delete that removed a key:
+    /// compactions sometimes land exactly there, the case etcd's issue
+    /// 18089 is about (a delete at the compaction revision).
+    delete_rev: AtomicI64,
+    /// The revision of the latest acknowledged compaction: watches
+    /// sometimes start exactly there.
+    compact_rev: AtomicI64,
 }
 
 impl Recorder {
@@ -230,6 +237,8 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         watch_stop: AtomicBool::new(false),
         open_watches: AtomicUsize::new(0),
         seen_rev: AtomicI64::new(1),
+        delete_rev: AtomicI64::new(0),
+        compact_rev: AtomicI64::new(0),
     });
     let clients = 4;
     let mut tasks = Vec::new();
@@ -524,7 +533,12 @@ async fn client(id: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64
                 lease: std::mem::take(&mut lease),
             },
             97..100 => {
-                let rev = rec.seen_rev.load(Ordering::Relaxed) - rng.random_range(20..200);
+                let deleted_at = rec.delete_rev.load(Ordering::Relaxed);
+                let rev = if rng.random_bool(0.5) && deleted_at > 0 {
+                    deleted_at
+                } else {
+                    rec.seen_rev.load(Ordering::Relaxed) - rng.random_range(20..200)
+                };
                 if rev < 2 {
                     continue;
                 }
@@ -559,8 +573,14 @@ async fn client(id: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64
                     (Request::Cas { key, .. }, Response::Cas { kv, .. }) => {
                         last_seen.insert(key.clone(), kv.as_ref().map(|kv| kv.value.clone()));
                     }
-                    (Request::Delete { key }, _) => {
+                    (Request::Delete { key }, Response::Delete { rev, deleted }) => {
                         last_seen.insert(key.clone(), None);
+                        if *deleted > 0 {
+                            rec.delete_rev.fetch_max(*rev, Ordering::Relaxed);
+                        }
+                    }
+                    (Request::Compact { revision }, _) => {
+                        rec.compact_rev.fetch_max(*revision, Ordering::Relaxed);
                     }
                     _ => {}
                 }
@@ -873,7 +893,12 @@ async fn watch_opener(client: usize, channels: Vec<Channel>, rec: Arc<Recorder>,
     while !rec.stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(rng.random_range(500..1500))).await;
         let member = rng.random_range(0..channels.len());
-        let start = (rec.seen_rev.load(Ordering::Relaxed) - rng.random_range(0..50)).max(1);
+        let compacted = rec.compact_rev.load(Ordering::Relaxed);
+        let start = if rng.random_bool(0.25) && compacted > 0 {
+            compacted
+        } else {
+            (rec.seen_rev.load(Ordering::Relaxed) - rng.random_range(0..50)).max(1)
+        };
         let (ch, rec) = (channels[member].clone(), Arc::clone(&rec));
         rec.open_watches.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
