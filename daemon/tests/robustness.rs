@@ -158,6 +158,14 @@ async fn planted_local_reads_is_caught() {
     planted_bug_is_caught("local-reads", &["linearizable-key", "revision-real-time"]).await;
 }
 
+/// Compaction at a delete's revision removes the delete, so a watch that
+/// starts at the compaction revision misses it (etcd's issue 18089).
+#[cfg(feature = "planted-bugs")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_compaction_drops_delete_is_caught() {
+    planted_bug_is_caught("compaction-drops-delete", &["watch-gap"]).await;
+}
+
 /// A watcher catching up from history skips a revision.
 #[cfg(feature = "planted-bugs")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

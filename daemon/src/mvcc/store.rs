@@ -581,7 +581,11 @@ impl MvccStore {
                 // its issue 18089 was fixed). Reads never see such a
                 // tombstone's key; the next compaction removes it.
                 let kept = decode_key(k).is_some_and(|rk| {
-                    rk.rev.main == c.rev || (!rk.tombstone && c.keep.contains(&rk.rev))
+                    let at_compaction = rk.rev.main == c.rev;
+                    #[cfg(feature = "planted-bugs")]
+                    let at_compaction =
+                        at_compaction && !(rk.tombstone && planted_compaction_drops_delete());
+                    at_compaction || (!rk.tombstone && c.keep.contains(&rk.rev))
                 });
                 if !kept {
                     doomed.push(k.to_vec());
@@ -684,4 +688,17 @@ impl MvccStore {
         self.uncommitted = 0;
         self.load()
     }
+}
+
+/// Planted bug `compaction-drops-delete` (the robustness suite must catch
+/// it): compaction removes a tombstone made at the compaction revision
+/// itself, as etcd did before its issue 18089 was fixed, so a watch
+/// starting there misses the delete. On when the process starts with
+/// `CAIRN_PLANTED_BUG=compaction-drops-delete`.
+#[cfg(feature = "planted-bugs")]
+fn planted_compaction_drops_delete() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var("CAIRN_PLANTED_BUG").is_ok_and(|v| v == "compaction-drops-delete")
+    })
 }
