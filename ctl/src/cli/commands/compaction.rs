@@ -39,15 +39,10 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn compaction(args: &[&str]) -> Args {
-        let mut full = vec!["compaction"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Command::Compaction(a) => a,
-            other => panic!("not compaction: {other:?}"),
-        }
+        parse_subcommand!(Compaction, "compaction", args)
     }
 
     #[test]

@@ -78,15 +78,10 @@ pub fn print(ctx: &mut Ctx, resp: &pb::DeleteRangeResponse) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn del(args: &[&str]) -> Args {
-        let mut full = vec!["del"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Command::Del(a) => a,
-            other => panic!("not del: {other:?}"),
-        }
+        parse_subcommand!(Del, "del", args)
     }
 
     #[test]

@@ -334,15 +334,10 @@ async fn hashkv(ctx: &mut Ctx, cluster: bool, rev: i64) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command as Top, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn endpoint(args: &[&str]) -> Command {
-        let mut full = vec!["endpoint"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Top::Endpoint(c) => c,
-            other => panic!("not endpoint: {other:?}"),
-        }
+        parse_subcommand!(Endpoint, "endpoint", args)
     }
 
     #[test]

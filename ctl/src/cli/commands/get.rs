@@ -184,15 +184,10 @@ pub fn print(ctx: &mut Ctx, resp: &pb::RangeResponse, value_only: bool) -> Outco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn get(args: &[&str]) -> Args {
-        let mut full = vec!["get"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Command::Get(a) => a,
-            other => panic!("not get: {other:?}"),
-        }
+        parse_subcommand!(Get, "get", args)
     }
 
     #[test]

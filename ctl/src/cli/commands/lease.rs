@@ -254,15 +254,10 @@ fn other_format(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command as Top, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn lease(args: &[&str]) -> Command {
-        let mut full = vec!["lease"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Top::Lease(c) => c,
-            other => panic!("not lease: {other:?}"),
-        }
+        parse_subcommand!(Lease, "lease", args)
     }
 
     #[test]

@@ -200,15 +200,10 @@ fn done(ctx: &mut Ctx, h: Option<&cairnctl::pb::ResponseHeader>, what: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command as Top, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn member(args: &[&str]) -> Command {
-        let mut full = vec!["member"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Top::Member(c) => c,
-            other => panic!("not member: {other:?}"),
-        }
+        parse_subcommand!(Member, "member", args)
     }
 
     #[test]

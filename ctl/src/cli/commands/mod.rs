@@ -105,6 +105,23 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> Outcome {
     }
 }
 
+/// The arguments of subcommand `$name` (variant `$variant` of
+/// [`Command`]) parsed from `$name` followed by `$args`; panics if they do
+/// not parse as that subcommand. For the parse-only tests of each command.
+#[cfg(test)]
+macro_rules! parse_subcommand {
+    ($variant:ident, $name:literal, $args:expr) => {{
+        let mut full = vec![$name];
+        full.extend_from_slice($args);
+        match $crate::cli::commands::parse(&full).expect("parses").command {
+            $crate::cli::commands::Command::$variant(a) => a,
+            other => panic!("not {}: {other:?}", $name),
+        }
+    }};
+}
+#[cfg(test)]
+pub(crate) use parse_subcommand;
+
 /// Parses `args` (without the program name) as a cairnctl command line,
 /// for the parse-only tests of each command.
 #[cfg(test)]

@@ -99,15 +99,10 @@ pub fn print(ctx: &mut Ctx, resp: &pb::PutResponse) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn put(args: &[&str]) -> Args {
-        let mut full = vec!["put"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Command::Put(a) => a,
-            other => panic!("not put: {other:?}"),
-        }
+        parse_subcommand!(Put, "put", args)
     }
 
     fn no_stdin() -> std::io::Result<Vec<u8>> {

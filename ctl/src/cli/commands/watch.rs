@@ -225,15 +225,10 @@ async fn interactive(ctx: &mut Ctx, client: cairnctl::Client) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::commands::{Command, parse};
+    use crate::cli::commands::parse_subcommand;
 
     fn watch(args: &[&str]) -> Args {
-        let mut full = vec!["watch"];
-        full.extend_from_slice(args);
-        match parse(&full).expect("parses").command {
-            Command::Watch(a) => a,
-            other => panic!("not watch: {other:?}"),
-        }
+        parse_subcommand!(Watch, "watch", args)
     }
 
     #[test]
