@@ -208,16 +208,30 @@ async fn pump(
 /// Which member holds the client end of a loopback connection whose local
 /// port is `port`: the socket's inode from /proc/net/tcp, then the member
 /// process with a descriptor on it.
+///
+/// The kernel writes /proc/net/tcp a page at a time, so a read while other
+/// sockets open and close can miss a row, and a closed connection that used
+/// the same port may linger there (inode 0): the lookup is tried a few
+/// times before the source counts as unknown.
 fn source_member(port: u16, pids: &HashMap<u32, usize>) -> usize {
-    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
-        return UNKNOWN;
-    };
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(member) = find_source(port, pids) {
+            return member;
+        }
+    }
+    UNKNOWN
+}
+
+fn find_source(port: u16, pids: &HashMap<u32, usize>) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
     let local = format!(":{port:04X}");
     let inode = table.lines().skip(1).find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols.len() > 9 && cols[1].ends_with(&local)).then(|| cols[9].to_owned())
-    });
-    let Some(inode) = inode else { return UNKNOWN };
+        (cols.len() > 9 && cols[1].ends_with(&local) && cols[9] != "0").then(|| cols[9].to_owned())
+    })?;
     let target = format!("socket:[{inode}]");
     for (pid, member) in pids {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -225,11 +239,11 @@ fn source_member(port: u16, pids: &HashMap<u32, usize>) -> usize {
         };
         for fd in fds.flatten() {
             if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == target) {
-                return *member;
+                return Some(*member);
             }
         }
     }
-    UNKNOWN
+    None
 }
 
 #[cfg(test)]
