@@ -31,19 +31,9 @@ use endpoints::Endpoints;
 use error::Error;
 use retry::{Policy, Verdict};
 
-/// The end of the range holding every key that starts with `prefix`:
-/// `prefix` with its last byte below 0xff incremented; `[0]` (every key
-/// from `prefix` on) if there is none.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
+/// The `range_end` selecting every key that starts with a prefix (the
+/// server's own definition).
+pub use cairn::mvcc::key_index::prefix_end;
 
 /// Pause before retrying on another endpoint, so a cluster electing a new
 /// leader is not hammered.

@@ -281,7 +281,7 @@ async fn first_put(recipes: &Recipes, prefix: &[u8], from: i64) -> Result<(i64, 
     let mut watch = recipes
         .watch(WatchCreateRequest {
             key: prefix.to_vec(),
-            range_end: recipes::prefix_end(prefix),
+            range_end: crate::mvcc::key_index::prefix_end(prefix),
             start_revision: from,
             ..Default::default()
         })

@@ -31,6 +31,7 @@ use super::lease::ServerLeases;
 use super::read::Reads;
 use super::state::Shared;
 use crate::lease::LeaseApi;
+use crate::mvcc::key_index::prefix_end;
 
 /// The TTL of the lease a recipe grants itself when the caller gives none
 /// (etcd's default session TTL, in seconds).
@@ -227,18 +228,6 @@ fn by_create_revision(prefix: &[u8], order: SortOrder, max_create_rev: i64) -> R
     }
 }
 
-/// The end of the range holding every key that starts with `prefix`.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
 /// `key`'s create revision equals `rev` (0: the key does not exist).
 pub fn created_at(key: &[u8], rev: i64) -> Compare {
     Compare {
@@ -307,13 +296,6 @@ pub fn range_at(resp: &TxnResponse, i: usize) -> Option<&RangeResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_end_is_the_next_prefix() {
-        assert_eq!(prefix_end(b"lock/"), b"lock0".to_vec());
-        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
-        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
-    }
 
     #[test]
     fn session_keys_use_the_lease_id_in_lower_case_hex() {
