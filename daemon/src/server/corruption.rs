@@ -11,7 +11,6 @@
 //! Once CORRUPT is raised the apply loop refuses writes (see
 //! `node::apply_request`); reads go on, and `alarm disarm` lifts it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -21,8 +20,8 @@ use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use cairn_proto::etcdserverpb::{AlarmRequest, AlarmType, HashKvRequest};
 use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
 
+use super::forward::MemberChannels;
 use super::kv::propose;
 use super::state::Shared;
 
@@ -38,7 +37,7 @@ pub async fn corruption_check_loop(
     if interval.is_zero() {
         return;
     }
-    let mut channels: HashMap<String, Channel> = HashMap::new();
+    let channels = MemberChannels::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -47,7 +46,7 @@ pub async fn corruption_check_loop(
         if !shared.raft.is_leader.load(Ordering::Relaxed) {
             continue;
         }
-        if let Err(e) = check_once(&shared, &mut channels).await {
+        if let Err(e) = check_once(&shared, &channels).await {
             tracing::warn!(error = %e, "corruption check could not run");
         }
     }
@@ -55,10 +54,7 @@ pub async fn corruption_check_loop(
 
 /// One round: this member's hash, then each other member's at the same
 /// revision.
-async fn check_once(
-    shared: &Arc<Shared>,
-    channels: &mut HashMap<String, Channel>,
-) -> anyhow::Result<()> {
+async fn check_once(shared: &Arc<Shared>, channels: &MemberChannels) -> anyhow::Result<()> {
     let (mine, members) = {
         let store = shared.read_store();
         let rev = store.current_revision();
@@ -68,25 +64,18 @@ async fn check_once(
         let Some(url) = m.client_ur_ls.first() else {
             continue;
         };
-        let channel = match channels.get(url) {
-            Some(c) => c.clone(),
-            None => {
-                let c = Endpoint::from_shared(url.clone())?
-                    .connect_timeout(Duration::from_secs(2))
-                    .timeout(HASH_TIMEOUT)
-                    .connect_lazy();
-                channels.insert(url.clone(), c.clone());
-                c
-            }
-        };
-        let answer = MaintenanceClient::new(channel)
-            .hash_kv(HashKvRequest {
+        let channel = channels.to(url, Duration::from_secs(2))?;
+        let answer = tokio::time::timeout(
+            HASH_TIMEOUT,
+            MaintenanceClient::new(channel).hash_kv(HashKvRequest {
                 revision: mine.hash_revision,
-            })
-            .await;
-        // A member that is down, behind (future revision) or compacted
-        // past the revision has nothing comparable to say this round.
-        let Ok(theirs) = answer.map(tonic::Response::into_inner) else {
+            }),
+        )
+        .await;
+        // A member that is down, slow, behind (future revision) or
+        // compacted past the revision has nothing comparable to say this
+        // round.
+        let Ok(Ok(theirs)) = answer.map(|a| a.map(tonic::Response::into_inner)) else {
             continue;
         };
         // etcd reports -1 for a store never compacted; the store says 0.

@@ -1,7 +1,8 @@
-//! Connections from this member to the leader's client URL, for the calls
-//! only a leader can answer (lease renewals, learner promotion).
+//! Connections from this member to other members' client URLs: to the
+//! leader, for the calls only a leader can answer (lease renewals, learner
+//! promotion), and from the leader to each member for the corruption check.
 //!
-//! Owns: one lazily connected channel per leader URL seen. Must never:
+//! Owns: one lazily connected channel per URL seen. Must never:
 //! block; connecting happens on first use of the channel.
 
 use std::collections::HashMap;
@@ -16,10 +17,37 @@ use super::state::Shared;
 use super::store_status;
 use crate::etcd_error::EtcdError;
 
+/// Lazily connected channels to members' client URLs, one per URL: shared
+/// by the calls forwarded to the leader and the leader's corruption check.
+#[derive(Debug, Default)]
+pub struct MemberChannels {
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl MemberChannels {
+    /// The channel to `url`, made on first use; it connects (within
+    /// `connect_timeout`) when first called.
+    pub fn to(
+        &self,
+        url: &str,
+        connect_timeout: Duration,
+    ) -> Result<Channel, tonic::transport::Error> {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = channels.get(url) {
+            return Ok(c.clone());
+        }
+        let c = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(connect_timeout)
+            .connect_lazy();
+        channels.insert(url.to_owned(), c.clone());
+        Ok(c)
+    }
+}
+
 /// Channels to leaders, by client URL.
 #[derive(Debug, Default)]
 pub struct LeaderChannels {
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: MemberChannels,
 }
 
 impl LeaderChannels {
@@ -38,15 +66,8 @@ impl LeaderChannels {
             .find(|m| m.id == leader)
             .and_then(|m| m.client_ur_ls.into_iter().next())
             .ok_or_else(|| Status::from(EtcdError::NoLeader))?;
-        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = channels.get(&url) {
-            return Ok(c.clone());
-        }
-        let c = Endpoint::from_shared(url.clone())
-            .map_err(|e| Status::internal(format!("leader URL {url}: {e}")))?
-            .connect_timeout(Duration::from_secs(1))
-            .connect_lazy();
-        channels.insert(url, c.clone());
-        Ok(c)
+        self.channels
+            .to(&url, Duration::from_secs(1))
+            .map_err(|e| Status::internal(format!("leader URL {url}: {e}")))
     }
 }
