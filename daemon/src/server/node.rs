@@ -460,7 +460,6 @@ impl NodeLoop {
             self.shared.hub.notify(&events);
         }
         self.shared.set_applied(applied);
-        self.publish_learner();
         self.shared
             .metrics
             .proposals_applied
@@ -502,6 +501,8 @@ impl NodeLoop {
                 EntryType::ConfChange => {
                     let cc = ConfChange::decode(&e.data).context("undecodable conf change")?;
                     self.node.apply_conf_change(&cc);
+                    // Only a conf change (or a snapshot) makes or ends a learner.
+                    self.publish_learner();
                     if !store.is_applied(e.index) {
                         self.apply_conf_change(store, &cc, at)?;
                     }
