@@ -31,10 +31,13 @@
 //! snapshot). Losing unflushed writes in a crash is fine: they are in the
 //! WAL and are replayed.
 //!
-//! Several entries may share one backend batch: between
-//! [`MvccStore::begin_group`] and [`MvccStore::end_group`] their writes are
-//! held back and written together, the last entry's position included, so
-//! the recorded `consistent_index` still describes exactly the data present.
+//! Many entries share one backend batch: between [`MvccStore::begin_group`]
+//! and [`MvccStore::end_group`] their writes are held back and written
+//! together, the last entry's position included, so the recorded
+//! `consistent_index` still describes exactly the data present. The node
+//! keeps a group open across Readies for up to a tenth of a second;
+//! `force_commit`, defragmentation and snapshots write an open group down
+//! first.
 //!
 //! Invariants: `compacted <= current`; `current` only grows; reads below
 //! `compacted` fail; each raft entry is applied once.
@@ -438,7 +441,7 @@ impl MvccStore {
 
     /// Starts a write group: the entries applied until [`Self::end_group`]
     /// reach the backend as one atomic batch (sled pays a log write per
-    /// batch, so the node groups all the entries of one Ready). Reads
+    /// batch, so the node groups the entries of many Readies). Reads
     /// through the store see them at once, as without a group. Panics if a
     /// group is already open.
     pub fn begin_group(&mut self) {
@@ -462,8 +465,8 @@ impl MvccStore {
         self.backend.discard_group();
     }
 
-    /// Makes every applied write durable now (those of an open group only
-    /// once it ends).
+    /// Makes every applied write durable now, an open group's too: its
+    /// writes go down as one batch and the group stays open, empty.
     pub fn force_commit(&mut self) -> Result<(), MvccError> {
         self.backend.flush()?;
         self.uncommitted = 0;

@@ -16,8 +16,11 @@
 //!   crash either the whole group is there or none of it.
 //! - [`Staged::discard_group`] drops a group's writes (the caller failed
 //!   half way and must not persist half an entry).
-//! - `flush` makes durable what reached the wrapped backend; a group still
-//!   open is not part of it. `restore` with a group open is a caller bug.
+//! - A group may stay open across many callers' writes (the node keeps one
+//!   open for up to a tenth of a second). Whatever needs the wrapped
+//!   backend complete first *spills* the group: its writes go down as one
+//!   batch and an empty group stays open. `flush`, `defragment_copy` and
+//!   `defragment_swap` spill; `restore` with a group open is a caller bug.
 //! - Outside a group it is the wrapped backend, unchanged.
 //!
 //! Within a group only the last write of each key is kept: applying the
@@ -64,9 +67,37 @@ impl Staged {
     /// Writes the open group's effects to the wrapped backend as one batch
     /// and closes the group. Without an open group, does nothing.
     pub fn end_group(&self) -> Result<(), BackendError> {
-        let Some(overlays) = self.lock().take() else {
+        let mut group = self.lock();
+        let Some(overlays) = group.take() else {
             return Ok(());
         };
+        // The lock is held until the batch is down, so that a reader never
+        // finds a write in neither place.
+        self.write_down(overlays)
+    }
+
+    /// Writes the open group's effects to the wrapped backend as one batch
+    /// and leaves the group open, empty. Without an open group, does
+    /// nothing. Safe beside readers (they see each write in the group or
+    /// in the wrapped backend); the caller keeps writers out.
+    pub fn spill(&self) -> Result<(), BackendError> {
+        let mut group = self.lock();
+        let Some(overlays) = group.as_mut() else {
+            return Ok(());
+        };
+        if overlays.iter().all(Overlay::is_empty) {
+            return Ok(());
+        }
+        let taken = std::mem::replace(overlays, vec![Overlay::new(); Tree::ALL.len()]);
+        if let Err(e) = self.write_down(taken) {
+            // Nothing of it may be half-remembered: the caller stops.
+            *group = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn write_down(&self, overlays: Vec<Overlay>) -> Result<(), BackendError> {
         let mut batch = WriteBatch::new();
         for (tree, overlay) in Tree::ALL.into_iter().zip(overlays) {
             for (key, value) in overlay {
@@ -75,6 +106,9 @@ impl Staged {
                     None => batch.delete(tree, key),
                 }
             }
+        }
+        if batch.is_empty() {
+            return Ok(());
         }
         self.inner.write(&batch)
     }
@@ -176,6 +210,7 @@ impl Backend for Staged {
     }
 
     fn flush(&self) -> Result<(), BackendError> {
+        self.spill()?;
         self.inner.flush()
     }
 
@@ -188,12 +223,15 @@ impl Backend for Staged {
     }
 
     fn defragment_copy(&self) -> Result<(), BackendError> {
-        assert!(self.lock().is_none(), "defragment with a write group open");
+        self.spill()?;
         self.inner.defragment_copy()
     }
 
     fn defragment_swap(&mut self) -> Result<(), BackendError> {
-        assert!(self.lock().is_none(), "defragment with a write group open");
+        // A write that went into the group after the copy was made would be
+        // in neither the copy nor the group: the caller prevents it (it
+        // copies again when anything was applied since).
+        self.spill()?;
         self.inner.defragment_swap()
     }
 
@@ -299,6 +337,42 @@ mod tests {
         })
         .unwrap();
         assert_eq!(tail, vec![b"d".to_vec(), b"e".to_vec()]);
+    }
+
+    #[test]
+    fn a_spill_writes_the_group_down_and_keeps_it_open() {
+        let s = staged();
+        s.begin_group();
+        s.write(&batch(&[("a", Some("1")), ("b", Some("2"))]))
+            .unwrap();
+        s.spill().unwrap();
+        assert_eq!(scan_all(&*s.inner), pairs(&[("a", "1"), ("b", "2")]));
+        s.write(&batch(&[("b", None), ("c", Some("3"))])).unwrap();
+        assert_eq!(
+            scan_all(&*s.inner),
+            pairs(&[("a", "1"), ("b", "2")]),
+            "writes after a spill are held back again"
+        );
+        assert_eq!(scan_all(&s), pairs(&[("a", "1"), ("c", "3")]));
+        s.flush().unwrap();
+        assert_eq!(scan_all(&*s.inner), pairs(&[("a", "1"), ("c", "3")]));
+        s.write(&batch(&[("d", Some("4"))])).unwrap();
+        s.end_group().unwrap();
+        assert_eq!(
+            scan_all(&*s.inner),
+            pairs(&[("a", "1"), ("c", "3"), ("d", "4")])
+        );
+    }
+
+    #[test]
+    fn defragmenting_spills_an_open_group_first() {
+        let mut s = staged();
+        s.begin_group();
+        s.write(&batch(&[("a", Some("1"))])).unwrap();
+        s.defragment_copy().unwrap();
+        s.defragment_swap().unwrap();
+        assert_eq!(scan_all(&*s.inner), pairs(&[("a", "1")]));
+        s.end_group().unwrap();
     }
 
     #[test]
