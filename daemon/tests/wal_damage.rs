@@ -84,12 +84,13 @@ fn segments(wal_dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// `(offset, length)` of every record in a segment file.
+/// `(offset, length)` of every record in a segment file, up to the zeros
+/// the WAL writes ahead.
 fn record_spans(path: &Path) -> Vec<(usize, usize)> {
     let buf = fs::read(path).unwrap();
     let mut spans = Vec::new();
     let mut offset = 0;
-    while offset < buf.len() {
+    while buf[offset..].iter().any(|b| *b != 0) {
         let (_, used) = wal::decode(&buf[offset..]).unwrap();
         spans.push((offset, used));
         offset += used;
@@ -157,7 +158,24 @@ fn a_final_record_failing_its_checksum_up_to_eof_is_a_torn_write() {
 }
 
 #[test]
-fn a_zero_filled_final_record_is_a_torn_write() {
+fn a_final_record_half_written_over_the_reserve_is_a_torn_write() {
+    let (template, full) = write_template();
+    let (_keep, wal_dir) = copy_wal(template.path());
+    let seg = segments(&wal_dir).pop().unwrap();
+    let &(last_off, last_len) = record_spans(&seg).last().unwrap();
+    let mut bytes = fs::read(&seg).unwrap();
+    // Its header and the first half of its payload reached the disk; the
+    // rest is still the reserve's zeros.
+    bytes[last_off + HEADER_LEN + (last_len - HEADER_LEN) / 2..last_off + last_len].fill(0);
+    bytes.extend_from_slice(&[0; 1000]);
+    fs::write(&seg, bytes).unwrap();
+    let (_, r, report) = Wal::open(&wal_dir, OPTIONS).unwrap();
+    assert_eq!(r.entries, without_last_entry(&full));
+    assert_eq!(report.truncated_tail, Some((seg, last_off as u64)));
+}
+
+#[test]
+fn a_final_record_that_never_left_the_reserve_is_simply_absent() {
     let (template, full) = write_template();
     let (_keep, wal_dir) = copy_wal(template.path());
     let seg = segments(&wal_dir).pop().unwrap();
@@ -168,7 +186,7 @@ fn a_zero_filled_final_record_is_a_torn_write() {
     fs::write(&seg, bytes).unwrap();
     let (_, r, report) = Wal::open(&wal_dir, OPTIONS).unwrap();
     assert_eq!(r.entries, without_last_entry(&full));
-    assert_eq!(report.truncated_tail, Some((seg, last_off as u64)));
+    assert_eq!(report.truncated_tail, None, "zeros are not damage");
 }
 
 #[test]

@@ -19,11 +19,16 @@
 //! write lower indexes into it). A new segment is written in full as
 //! `<name>.tmp`, fsynced, renamed into place and the directory fsynced, so a
 //! segment either exists with its complete head or not at all; leftover
-//! `.tmp` files are deleted on open. Segments are not preallocated: the
-//! tail segment grows by appends, which is where a crash can leave a torn
-//! record. A segment is rotated, after the batch that fills it, once it
-//! reaches [`WalOptions::segment_size`]; the full segment is fsynced first,
-//! so only the last segment can ever have a torn tail.
+//! `.tmp` files are deleted on open. Zeros are written ahead of the
+//! records, a mebibyte at a time (the *reserve*), so that a file is
+//! usually longer than its records: an fdatasync of records written into
+//! the reserve has no file size or block allocation to record, only the
+//! data (on ext4, two of its four waits for the disk). Zeros after the last
+//! record are the reserve, not damage. Appends into the tail segment are
+//! where a crash can leave a torn record. A segment is rotated, after the
+//! batch that fills it, once its records reach
+//! [`WalOptions::segment_size`]; the full segment is fsynced first, so only
+//! the last segment can ever have a torn tail.
 //!
 //! Every segment starts with a head that restates the WAL's state at its
 //! creation: a metadata record, the latest snapshot marker and (if not
@@ -64,17 +69,18 @@
 //! an entry replaces any entry at or after its index; entries at or before
 //! the latest snapshot marker are obsolete; a marker with `replaces_log`
 //! (a snapshot installed from the leader) forgets all entries before it;
-//! the last hard state wins. A crash can only tear the final record of the
-//! last segment: a short header, a verified length that runs past the end
-//! of the file, a last record whose payload checksum fails and that ends
-//! exactly at the end of the file, or a zero-filled tail. Such a tail is
+//! the last hard state wins. Reading a segment stops where only zeros are
+//! left (the reserve). A crash can only tear the final record of the last
+//! segment; "the end" below is where the trailing zeros begin: a short
+//! header, a verified length that runs past the end, or a last record
+//! whose payload checksum fails and that reaches the end. Such a tail is
 //! truncated away with a warning and reported in [`OpenReport`]. Any other
 //! damage, anywhere, fails the open with [`Error::Corrupt`] naming the file
 //! and the record's byte offset: data is never skipped silently.
 //!
 //! # Invariants
-//! - Records are only ever appended; a file is only ever truncated at open,
-//!   and only to cut a torn tail.
+//! - Records are only ever appended (written over the reserve's zeros); a
+//!   file is only ever truncated at open, and only to cut a torn tail.
 //! - When [`Wal::save`] returns `Ok` with `must_sync`, everything written so
 //!   far is durable (one fdatasync per batch).
 //! - Segment seqs on disk are contiguous; only a prefix is ever deleted.
@@ -84,6 +90,7 @@ mod record;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,6 +107,10 @@ pub use record::{
 
 /// Segment size at which the WAL rotates, as etcd's.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
+
+/// Zeros are written ahead of the records in steps of this many bytes (see
+/// the module docs), never past the segment size.
+const RESERVE_STEP: u64 = 1 << 20;
 
 /// An fsync slower than this is worth a warning: the disk is too slow for
 /// Raft's heartbeats.
@@ -215,7 +226,10 @@ pub struct Wal {
     last_index: u64,
     segments: Vec<Segment>,
     tail: File,
+    /// Where the tail segment's records end: the next record goes here.
     tail_len: u64,
+    /// The tail file's length: zeros from `tail_len` up to here.
+    reserved: u64,
     /// Bytes written to `tail` since its last fsync.
     dirty: bool,
     failed: bool,
@@ -296,7 +310,7 @@ fn encode_head(
 }
 
 /// Writes a complete segment atomically (temp file, fsync, rename, fsync
-/// directory) and returns it opened for appending.
+/// directory) and returns it opened for writing.
 fn write_segment(
     dir: &Path,
     seq: u64,
@@ -313,7 +327,7 @@ fn write_segment(
     fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
     sync_dir(dir)?;
     let tail = OpenOptions::new()
-        .append(true)
+        .write(true)
         .open(&path)
         .map_err(io_err("open", &path))?;
     Ok((Segment { seq, index, path }, tail))
@@ -400,19 +414,22 @@ impl Fold {
 /// Whether decoding failed at `offset` the way an interrupted append fails
 /// (see "Replay" in the module docs), as opposed to corruption.
 fn is_torn_tail(buf: &[u8], offset: usize, err: &DecodeError) -> bool {
-    let rest = &buf[offset..];
-    if rest.iter().all(|b| *b == 0) {
-        return true;
-    }
+    let rest = without_trailing_zeros(&buf[offset..]);
     match err {
         // A short header, or a verified length running past the end.
         DecodeError::Truncated { .. } => true,
         DecodeError::PayloadChecksum => match decode_header(rest) {
-            Ok((len, _)) => HEADER_LEN + len == rest.len(),
+            Ok((len, _)) => HEADER_LEN + len >= rest.len(),
             Err(_) => false,
         },
         DecodeError::HeaderChecksum | DecodeError::TooLong(_) | DecodeError::Malformed(_) => false,
     }
+}
+
+/// `bytes` without the zeros at its end.
+fn without_trailing_zeros(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    &bytes[..end]
 }
 
 impl Wal {
@@ -461,6 +478,7 @@ impl Wal {
             segments: vec![segment],
             tail,
             tail_len: buf.len() as u64,
+            reserved: buf.len() as u64,
             dirty: false,
             failed: false,
             fsync,
@@ -496,16 +514,22 @@ impl Wal {
 
         let mut fold = Fold::default();
         let mut tail_len = 0;
+        let mut tail_reserved = 0;
         for (i, seg) in segments.iter().enumerate() {
             let is_last = i + 1 == segments.len();
             let buf = Bytes::from(fs::read(&seg.path).map_err(io_err("read", &seg.path))?);
+            let mut file_len = buf.len() as u64;
             let corrupt = |offset: usize, reason: Corruption| Error::Corrupt {
                 file: seg.path.clone(),
                 offset: offset as u64,
                 reason,
             };
+            // Records end where only the reserve's zeros are left (a
+            // record's own last bytes may be zeros too: it is decoded
+            // from the whole file).
+            let records_end = without_trailing_zeros(&buf).len();
             let mut offset = 0;
-            while offset < buf.len() {
+            while offset < records_end {
                 match decode_at(&buf, offset) {
                     Ok((record, used)) => {
                         if offset == 0 && !matches!(record, Record::Metadata(_)) {
@@ -529,6 +553,7 @@ impl Wal {
                             .map_err(io_err("truncate", &seg.path))?;
                         f.sync_all().map_err(io_err("fsync", &seg.path))?;
                         report.truncated_tail = Some((seg.path.clone(), offset as u64));
+                        file_len = offset as u64;
                         break;
                     }
                     Err(e) => return Err(corrupt(offset, e.into())),
@@ -538,6 +563,7 @@ impl Wal {
                 return Err(corrupt(0, Corruption::MissingMetadata));
             }
             tail_len = offset as u64;
+            tail_reserved = file_len;
         }
 
         let snapshot_index = fold.snapshot.index;
@@ -551,7 +577,7 @@ impl Wal {
         }
         let last = segments.last().expect("checked non-empty above");
         let tail = OpenOptions::new()
-            .append(true)
+            .write(true)
             .open(&last.path)
             .map_err(io_err("open", &last.path))?;
         let replayed = Replayed {
@@ -570,6 +596,7 @@ impl Wal {
             segments,
             tail,
             tail_len,
+            reserved: tail_reserved,
             dirty: false,
             failed: false,
             fsync: Arc::new(Histogram::fsync()),
@@ -705,7 +732,21 @@ impl Wal {
             return Ok(());
         }
         let path = &self.segments.last().expect("a WAL has a segment").path;
-        if let Err(e) = self.tail.write_all(bytes) {
+        let needed = self.tail_len + bytes.len() as u64;
+        if needed > self.reserved {
+            // The next sync makes the zeros durable with the records.
+            let target = needed
+                .next_multiple_of(RESERVE_STEP)
+                .min(self.options.segment_size)
+                .max(needed);
+            let zeros = vec![0u8; (target - self.reserved) as usize];
+            if let Err(e) = self.tail.write_all_at(&zeros, self.reserved) {
+                self.failed = true;
+                return Err(io_err("write", path)(e));
+            }
+            self.reserved = target;
+        }
+        if let Err(e) = self.tail.write_all_at(bytes, self.tail_len) {
             // Part of the batch may be in the file: the tail is unknown.
             self.failed = true;
             return Err(io_err("write", path)(e));
@@ -731,6 +772,7 @@ impl Wal {
         self.segments.push(segment);
         self.tail = tail;
         self.tail_len = head.len() as u64;
+        self.reserved = self.tail_len;
         self.dirty = false;
         Ok(())
     }

@@ -237,7 +237,7 @@ fn appends_after_reopen_continue_the_same_log() {
 }
 
 #[test]
-fn zero_filled_tail_is_cut_and_reported() {
+fn zeros_after_the_last_record_are_the_reserve_and_stay() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = new_wal(dir.path(), WalOptions::default());
     w.save(None, &ents(1, 3, 1), true).unwrap();
@@ -247,10 +247,35 @@ fn zero_filled_tail_is_cut_and_reported() {
     let mut f = OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(&[0; 4096]).unwrap();
     drop(f);
-    let (_, r, report) = reopen(dir.path());
+    let (mut w, r, report) = reopen(dir.path());
     assert_eq!(r.entries, ents(1, 3, 1));
-    assert_eq!(report.truncated_tail, Some((path.clone(), len)));
-    assert_eq!(fs::metadata(&path).unwrap().len(), len);
+    assert_eq!(report.truncated_tail, None);
+    assert_eq!(fs::metadata(&path).unwrap().len(), len + 4096);
+    w.save(None, &ents(4, 6, 1), true).unwrap();
+    drop(w);
+    let (_, r, report) = reopen(dir.path());
+    assert_eq!(
+        r.entries,
+        ents(1, 6, 1),
+        "appends go right after the last record"
+    );
+    assert_eq!(report.truncated_tail, None);
+}
+
+#[test]
+fn zeros_are_written_ahead_of_the_records_up_to_the_segment_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = new_wal(dir.path(), WalOptions::default());
+    w.save(None, &ents(1, 3, 1), true).unwrap();
+    let path = w.segment_paths()[0].clone();
+    assert_eq!(fs::metadata(&path).unwrap().len(), 1 << 20);
+    drop(w);
+
+    let small = tempfile::tempdir().unwrap();
+    let mut w = new_wal(small.path(), tiny());
+    w.save(None, &[ent(1, 1)], true).unwrap();
+    let path = w.segment_paths()[0].clone();
+    assert_eq!(fs::metadata(&path).unwrap().len(), tiny().segment_size);
 }
 
 #[test]
