@@ -71,6 +71,11 @@ pub struct Options {
     /// process starts, so a proxy knows where to forward and can tell
     /// members' connections apart.
     pub on_spawn: Option<OnSpawn>,
+    /// CPUs every member runs on, in taskset's list syntax ("1", "1-3").
+    /// `None`: wherever the kernel puts them.
+    pub cpus: Option<String>,
+    /// The server binary, instead of the kind's own ([`Server::binary`]).
+    pub binary: Option<PathBuf>,
 }
 
 /// A running cluster of `members` processes of one [`Server`] kind.
@@ -82,6 +87,8 @@ pub struct Cluster {
     /// Flags every member gets on top of [`Cluster::member_args`].
     extra_args: Vec<String>,
     on_spawn: Option<OnSpawn>,
+    cpus: Option<String>,
+    binary: PathBuf,
 }
 
 impl fmt::Debug for Cluster {
@@ -163,6 +170,8 @@ impl Cluster {
             members,
             cluster_id: 0,
             extra_args: opts.extra.clone(),
+            cpus: opts.cpus.clone(),
+            binary: opts.binary.clone().unwrap_or_else(|| kind.binary()),
             on_spawn: opts.on_spawn.take(),
         };
         for i in 0..count {
@@ -220,14 +229,23 @@ impl Cluster {
             .append(true)
             .open(&m.log_path)
             .expect("open log");
-        let child = Command::new(self.kind.binary())
+        // taskset execs the server, so the child's pid is the server's.
+        let mut command = match &self.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["--cpu-list", cpus]).arg(&self.binary);
+                c
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .args(&args)
             .envs(m.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.kind.binary().display()));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.binary.display()));
         let pid = child.id();
         let peer_port = m.peer.port;
         m.child = Some(child);
