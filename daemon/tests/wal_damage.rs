@@ -1,6 +1,7 @@
 //! What the WAL does with damaged files: a torn final record (what a crash
-//! mid-append leaves) is cut away and reported; any other damage fails the
-//! open, naming the file and the damaged record's offset.
+//! mid-append leaves) is cut away and reported; zeros after the last record
+//! are the reserve the WAL writes ahead, not damage; any other damage fails
+//! the open, naming the file and the damaged record's offset.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use cairn::raft::{ConfState, Entry, EntryType, HardState};
 use cairn::wal::{
-    self, Corruption, HEADER_LEN, Metadata, Replayed, SnapshotMarker, Wal, WalOptions,
+    self, Corruption, HEADER_LEN, Metadata, OpenReport, Replayed, SnapshotMarker, Wal, WalOptions,
 };
 
 const OPTIONS: WalOptions = WalOptions { segment_size: 400 };
@@ -142,50 +143,51 @@ fn a_cut_at_a_record_boundary_needs_no_repair() {
     assert_eq!(report.truncated_tail, None);
 }
 
-#[test]
-fn a_final_record_failing_its_checksum_up_to_eof_is_a_torn_write() {
+/// Copies the template, lets `damage` change its last segment's bytes
+/// (given the final record's offset and length), and opens it: exactly the
+/// final entry must be gone. Returns the open's report, the damaged segment
+/// and the final record's offset.
+fn open_with_final_record_damaged(
+    damage: impl FnOnce(&mut Vec<u8>, usize, usize),
+) -> (OpenReport, PathBuf, u64) {
     let (template, full) = write_template();
     let (_keep, wal_dir) = copy_wal(template.path());
     let seg = segments(&wal_dir).pop().unwrap();
     let &(last_off, last_len) = record_spans(&seg).last().unwrap();
     let mut bytes = fs::read(&seg).unwrap();
-    // The page holding the record's end never reached the disk.
-    bytes[last_off + last_len - 1] ^= 0xff;
+    damage(&mut bytes, last_off, last_len);
     fs::write(&seg, bytes).unwrap();
     let (_, r, report) = Wal::open(&wal_dir, OPTIONS).unwrap();
     assert_eq!(r.entries, without_last_entry(&full));
-    assert_eq!(report.truncated_tail, Some((seg, last_off as u64)));
+    (report, seg, last_off as u64)
+}
+
+#[test]
+fn a_final_record_failing_its_checksum_up_to_eof_is_a_torn_write() {
+    let (report, seg, last_off) = open_with_final_record_damaged(|bytes, off, len| {
+        // The page holding the record's end never reached the disk.
+        bytes[off + len - 1] ^= 0xff;
+    });
+    assert_eq!(report.truncated_tail, Some((seg, last_off)));
 }
 
 #[test]
 fn a_final_record_half_written_over_the_reserve_is_a_torn_write() {
-    let (template, full) = write_template();
-    let (_keep, wal_dir) = copy_wal(template.path());
-    let seg = segments(&wal_dir).pop().unwrap();
-    let &(last_off, last_len) = record_spans(&seg).last().unwrap();
-    let mut bytes = fs::read(&seg).unwrap();
-    // Its header and the first half of its payload reached the disk; the
-    // rest is still the reserve's zeros.
-    bytes[last_off + HEADER_LEN + (last_len - HEADER_LEN) / 2..last_off + last_len].fill(0);
-    bytes.extend_from_slice(&[0; 1000]);
-    fs::write(&seg, bytes).unwrap();
-    let (_, r, report) = Wal::open(&wal_dir, OPTIONS).unwrap();
-    assert_eq!(r.entries, without_last_entry(&full));
-    assert_eq!(report.truncated_tail, Some((seg, last_off as u64)));
+    let (report, seg, last_off) = open_with_final_record_damaged(|bytes, off, len| {
+        // Its header and the first half of its payload reached the disk;
+        // the rest is still the reserve's zeros.
+        bytes[off + HEADER_LEN + (len - HEADER_LEN) / 2..off + len].fill(0);
+        bytes.extend_from_slice(&[0; 1000]);
+    });
+    assert_eq!(report.truncated_tail, Some((seg, last_off)));
 }
 
 #[test]
 fn a_final_record_that_never_left_the_reserve_is_simply_absent() {
-    let (template, full) = write_template();
-    let (_keep, wal_dir) = copy_wal(template.path());
-    let seg = segments(&wal_dir).pop().unwrap();
-    let &(last_off, last_len) = record_spans(&seg).last().unwrap();
-    let mut bytes = fs::read(&seg).unwrap();
-    bytes[last_off..last_off + last_len].fill(0);
-    bytes.extend_from_slice(&[0; 1000]);
-    fs::write(&seg, bytes).unwrap();
-    let (_, r, report) = Wal::open(&wal_dir, OPTIONS).unwrap();
-    assert_eq!(r.entries, without_last_entry(&full));
+    let (report, _, _) = open_with_final_record_damaged(|bytes, off, len| {
+        bytes[off..off + len].fill(0);
+        bytes.extend_from_slice(&[0; 1000]);
+    });
     assert_eq!(report.truncated_tail, None, "zeros are not damage");
 }
 

@@ -236,13 +236,17 @@ fn appends_after_reopen_continue_the_same_log() {
     assert_eq!(r.entries, ents(1, 30, 1));
 }
 
+/// A closed WAL in `dir` holding entries 1 to 3; returns its one segment.
+fn three_entries(dir: &Path) -> PathBuf {
+    let mut w = new_wal(dir, WalOptions::default());
+    w.save(None, &ents(1, 3, 1), true).unwrap();
+    w.segment_paths()[0].clone()
+}
+
 #[test]
 fn zeros_after_the_last_record_are_the_reserve_and_stay() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = new_wal(dir.path(), WalOptions::default());
-    w.save(None, &ents(1, 3, 1), true).unwrap();
-    let path = w.segment_paths()[0].clone();
-    drop(w);
+    let path = three_entries(dir.path());
     let len = fs::metadata(&path).unwrap().len();
     let mut f = OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(&[0; 4096]).unwrap();
@@ -265,11 +269,8 @@ fn zeros_after_the_last_record_are_the_reserve_and_stay() {
 #[test]
 fn zeros_are_written_ahead_of_the_records_up_to_the_segment_size() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = new_wal(dir.path(), WalOptions::default());
-    w.save(None, &ents(1, 3, 1), true).unwrap();
-    let path = w.segment_paths()[0].clone();
+    let path = three_entries(dir.path());
     assert_eq!(fs::metadata(&path).unwrap().len(), 1 << 20);
-    drop(w);
 
     let small = tempfile::tempdir().unwrap();
     let mut w = new_wal(small.path(), tiny());
