@@ -546,7 +546,6 @@ async fn byte_identical(kind: Server) {
         None,
     );
     assert!(put.status.success());
-    settle_db_sizes(&member);
     let commands: [(&str, &[&str]); 10] = [
         (&member, &["member", "list"]),
         (&member, &["endpoint", "status", "--cluster"]),

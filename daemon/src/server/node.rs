@@ -410,9 +410,7 @@ impl NodeLoop {
         fail::fail_point!("snapshot::apply");
         let members = {
             let mut store = self.shared.write_store();
-            if self.group.take().is_some() {
-                store.end_group().context("writing applied entries")?;
-            }
+            end_group(&mut self.group, &mut store)?;
             store
                 .restore(&snapshot.data)
                 .context("restoring the store from a snapshot")?;
@@ -459,11 +457,9 @@ impl NodeLoop {
             self.group = None;
             return Err(e);
         }
-        let grouped = grouped + entries.len();
-        self.group = Some((opened, grouped));
-        if grouped >= GROUP_ENTRIES || opened.elapsed() >= GROUP_SPAN {
-            self.group = None;
-            store.end_group().context("writing applied entries")?;
+        self.group = Some((opened, grouped + entries.len()));
+        if group_due(self.group) {
+            end_group(&mut self.group, &mut store)?;
         }
         let applied = store
             .applied()
@@ -676,16 +672,27 @@ impl NodeLoop {
     /// compacted history.
     fn between_readies(&mut self) -> anyhow::Result<()> {
         let mut store = self.shared.write_store();
-        if self
-            .group
-            .is_some_and(|(opened, _)| opened.elapsed() >= GROUP_SPAN)
-        {
-            self.group = None;
-            store.end_group().context("writing applied entries")?;
+        if group_due(self.group) {
+            end_group(&mut self.group, &mut store)?;
         }
         store.compact_step()?;
         Ok(())
     }
+}
+
+/// Whether the open write group (when it opened, how many entries it holds)
+/// should go down to the backend now: see [`GROUP_SPAN`].
+fn group_due(group: Option<(Instant, usize)>) -> bool {
+    group
+        .is_some_and(|(opened, entries)| entries >= GROUP_ENTRIES || opened.elapsed() >= GROUP_SPAN)
+}
+
+/// Writes the open write group, if any, down to the backend and forgets it.
+fn end_group(group: &mut Option<(Instant, usize)>, store: &mut MvccStore) -> anyhow::Result<()> {
+    if group.take().is_some() {
+        store.end_group().context("writing applied entries")?;
+    }
+    Ok(())
 }
 
 /// Applies one committed request to the store (and the lessor). Request

@@ -514,11 +514,9 @@ impl Wal {
 
         let mut fold = Fold::default();
         let mut tail_len = 0;
-        let mut tail_reserved = 0;
         for (i, seg) in segments.iter().enumerate() {
             let is_last = i + 1 == segments.len();
             let buf = Bytes::from(fs::read(&seg.path).map_err(io_err("read", &seg.path))?);
-            let mut file_len = buf.len() as u64;
             let corrupt = |offset: usize, reason: Corruption| Error::Corrupt {
                 file: seg.path.clone(),
                 offset: offset as u64,
@@ -553,7 +551,6 @@ impl Wal {
                             .map_err(io_err("truncate", &seg.path))?;
                         f.sync_all().map_err(io_err("fsync", &seg.path))?;
                         report.truncated_tail = Some((seg.path.clone(), offset as u64));
-                        file_len = offset as u64;
                         break;
                     }
                     Err(e) => return Err(corrupt(offset, e.into())),
@@ -563,7 +560,6 @@ impl Wal {
                 return Err(corrupt(0, Corruption::MissingMetadata));
             }
             tail_len = offset as u64;
-            tail_reserved = file_len;
         }
 
         let snapshot_index = fold.snapshot.index;
@@ -580,6 +576,8 @@ impl Wal {
             .write(true)
             .open(&last.path)
             .map_err(io_err("open", &last.path))?;
+        // Past the records, the file holds the reserve's zeros.
+        let reserved = tail.metadata().map_err(io_err("stat", &last.path))?.len();
         let replayed = Replayed {
             metadata: fold.metadata.expect("every segment starts with metadata"),
             snapshot: fold.snapshot,
@@ -596,7 +594,7 @@ impl Wal {
             segments,
             tail,
             tail_len,
-            reserved: tail_reserved,
+            reserved,
             dirty: false,
             failed: false,
             fsync: Arc::new(Histogram::fsync()),

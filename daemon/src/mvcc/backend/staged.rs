@@ -36,6 +36,11 @@ use std::sync::{Mutex, MutexGuard};
 /// The latest staged value of each key of one tree (`None`: deleted).
 type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// An empty overlay for every tree.
+fn empty_overlays() -> Vec<Overlay> {
+    vec![Overlay::new(); Tree::ALL.len()]
+}
+
 #[derive(Debug)]
 pub struct Staged {
     inner: Box<dyn Backend>,
@@ -61,7 +66,7 @@ impl Staged {
     pub fn begin_group(&self) {
         let mut group = self.lock();
         assert!(group.is_none(), "a write group is already open");
-        *group = Some(vec![Overlay::new(); Tree::ALL.len()]);
+        *group = Some(empty_overlays());
     }
 
     /// Writes the open group's effects to the wrapped backend as one batch
@@ -85,10 +90,7 @@ impl Staged {
         let Some(overlays) = group.as_mut() else {
             return Ok(());
         };
-        if overlays.iter().all(Overlay::is_empty) {
-            return Ok(());
-        }
-        let taken = std::mem::replace(overlays, vec![Overlay::new(); Tree::ALL.len()]);
+        let taken = std::mem::replace(overlays, empty_overlays());
         if let Err(e) = self.write_down(taken) {
             // Nothing of it may be half-remembered: the caller stops.
             *group = None;
