@@ -24,12 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_proto::etcdserverpb::kv_client::KvClient;
-use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use cairn_proto::etcdserverpb::watch_client::WatchClient;
 use cairn_proto::etcdserverpb::watch_request::RequestUnion;
-use cairn_proto::etcdserverpb::{
-    HashKvRequest, PutRequest, RangeRequest, WatchCreateRequest, WatchRequest,
-};
+use cairn_proto::etcdserverpb::{PutRequest, RangeRequest, WatchCreateRequest, WatchRequest};
 use cairn_proto::mvccpb::event::EventType;
 use support::Server;
 use support::cluster::{Cluster, ELECTION_TIMEOUT_MS};
@@ -251,46 +248,10 @@ async fn leader_failure(kind: Server) {
     }
 
     // The restarted member catches up; all members hash alike at `rev`.
-    members_agree_at(&cluster, rev).await;
+    cluster.assert_hashes_agree_at(rev, EVENTUALLY).await;
     eprintln!(
         "{kind:?}: {} acked writes, all present; HashKV at {rev} agrees",
         acks.len()
-    );
-}
-
-/// Waits until every member has reached revision `rev`, then checks that
-/// all report the same HashKV (and compaction revision) at `rev`.
-async fn members_agree_at(cluster: &Cluster, rev: i64) {
-    let deadline = Instant::now() + EVENTUALLY;
-    let mut hashes = Vec::new();
-    for i in 0..cluster.size() {
-        loop {
-            let status = cluster.status(i).await;
-            let at = status
-                .as_ref()
-                .ok()
-                .and_then(|s| s.header.as_ref())
-                .map_or(0, |h| h.revision);
-            if at >= rev {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "member {i} stuck at revision {at} < {rev}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut maintenance = MaintenanceClient::new(cluster.channel(i).await.expect("channel"));
-        let hash = maintenance
-            .hash_kv(HashKvRequest { revision: rev })
-            .await
-            .unwrap_or_else(|e| panic!("HashKV on member {i}: {e}"))
-            .into_inner();
-        hashes.push((hash.hash, hash.compact_revision));
-    }
-    assert!(
-        hashes.iter().all(|h| *h == hashes[0]),
-        "members disagree on HashKV at revision {rev}: {hashes:?}"
     );
 }
 
@@ -316,7 +277,7 @@ async fn lagging_follower_catches_up_by_snapshot(kind: Server) {
             ack.key
         );
     }
-    members_agree_at(&cluster, rev).await;
+    cluster.assert_hashes_agree_at(rev, EVENTUALLY).await;
     let marker = match kind {
         Server::Cairn => "installing snapshot",
         Server::Etcd => "applied snapshot",

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
-use cairn_proto::etcdserverpb::{StatusRequest, StatusResponse};
+use cairn_proto::etcdserverpb::{HashKvRequest, StatusRequest, StatusResponse};
 use tempfile::TempDir;
 use tonic::transport::{Channel, Endpoint};
 
@@ -311,6 +311,43 @@ impl Cluster {
             .await
             .map(|r| r.into_inner())
             .map_err(|e| e.to_string())
+    }
+
+    /// Waits (up to `patience`) until every member has reached revision
+    /// `rev`, then checks that all report the same HashKV (and compaction
+    /// revision) at `rev`.
+    pub async fn assert_hashes_agree_at(&self, rev: i64, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        let mut hashes = Vec::new();
+        for i in 0..self.size() {
+            loop {
+                let status = self.status(i).await;
+                let at = status
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| s.header.as_ref())
+                    .map_or(0, |h| h.revision);
+                if at >= rev {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "member {i} stuck at revision {at} < {rev}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let mut maintenance = MaintenanceClient::new(self.channel(i).await.expect("channel"));
+            let hash = maintenance
+                .hash_kv(HashKvRequest { revision: rev })
+                .await
+                .unwrap_or_else(|e| panic!("HashKV on member {i}: {e}"))
+                .into_inner();
+            hashes.push((hash.hash, hash.compact_revision));
+        }
+        assert!(
+            hashes.iter().all(|h| *h == hashes[0]),
+            "members disagree on HashKV at revision {rev}: {hashes:?}"
+        );
     }
 
     /// A gRPC channel to member `i`'s client URL.
