@@ -16,6 +16,7 @@ const PROTO_FILES: &[&str] = &[
     "v3electionpb/v3election.proto",
     "cairn/peer/v1/peer.proto",
     "cairn/internal/v1/request.proto",
+    "cairn/internal/v1/views.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .emit_rerun_if_changed(false)
+        // A nested Txn in a view is a slice of the buffer it came from,
+        // not a copy (see views.proto).
+        .bytes(".cairn.internal.v1.RequestOpView")
+        .bytes(".cairn.internal.v1.ResponseOpView")
+        .bytes(".cairn.internal.v1.RequestView")
+        // Every service decodes through `nesting::Codec`, which lifts
+        // prost's depth limit for transactions only.
+        .codec_path("crate::nesting::Codec")
         .compile_fds(compiler.file_descriptor_set())?;
 
     Ok(())

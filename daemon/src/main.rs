@@ -69,6 +69,7 @@ fn run(flags: &Flags) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cairn-io")
+        .thread_stack_size(cairn::server::THREAD_STACK_BYTES)
         .build()?;
     runtime.block_on(async {
         let server = Server::start(&server_config).await?;

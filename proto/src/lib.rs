@@ -102,6 +102,8 @@ pub mod cairn {
 }
 pub use cairn::internal::v1 as internal;
 
+pub mod nesting;
+
 /// Encoded `google.protobuf.FileDescriptorSet` of every `.proto` file in this
 /// crate (with their comments), for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

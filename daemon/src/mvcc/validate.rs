@@ -22,6 +22,7 @@ use cairn_proto::etcdserverpb::{
     range_request::{SortOrder, SortTarget},
     request_op::Request,
 };
+use cairn_proto::nesting::MAX_TXN_DEPTH;
 use std::collections::HashSet;
 
 /// Per-member request limits, enforced before proposing.
@@ -84,10 +85,11 @@ pub fn validate_delete(r: &DeleteRangeRequest) -> Result<(), MvccError> {
 
 /// Every check etcd makes on a txn before proposing it: the ops limit (the
 /// widest of compares, success and failure at each level, with nested txns
-/// limited to what their parent left), then the shape of every compare and op, then that no key is
-/// written twice.
+/// limited to what their parent left), then the shape of every compare and
+/// op, then that no key is written twice. cairn adds one: no deeper than
+/// [`MAX_TXN_DEPTH`] levels, so that the entry decodes back.
 pub fn validate_txn(t: &TxnRequest, limits: &Limits) -> Result<(), MvccError> {
-    check_txn(t, Some(limits.max_txn_ops))?;
+    check_txn(t, Some(limits.max_txn_ops), 1)?;
     check_writes(&t.success)?;
     check_writes(&t.failure)?;
     Ok(())
@@ -96,7 +98,7 @@ pub fn validate_txn(t: &TxnRequest, limits: &Limits) -> Result<(), MvccError> {
 /// The configuration-independent part of [`validate_txn`], re-run when
 /// applying.
 pub(crate) fn validate_txn_shape(t: &TxnRequest) -> Result<(), MvccError> {
-    check_txn(t, None)?;
+    check_txn(t, None, 1)?;
     check_writes(&t.success)?;
     check_writes(&t.failure)?;
     Ok(())
@@ -116,9 +118,11 @@ pub fn txn_is_read_only(t: &TxnRequest) -> bool {
         })
 }
 
-fn check_txn(t: &TxnRequest, max_ops: Option<usize>) -> Result<(), MvccError> {
+fn check_txn(t: &TxnRequest, max_ops: Option<usize>, depth: usize) -> Result<(), MvccError> {
     let widest = t.compare.len().max(t.success.len()).max(t.failure.len());
-    if max_ops.is_some_and(|m| widest > m) {
+    // Past this depth the entry could not be decoded back (see
+    // `cairn_proto::nesting`); etcd refuses such a txn for its ops budget.
+    if depth > MAX_TXN_DEPTH || max_ops.is_some_and(|m| widest > m) {
         return Err(MvccError::TooManyOps);
     }
     if t.compare.iter().any(|c| c.key.is_empty()) {
@@ -128,17 +132,17 @@ fn check_txn(t: &TxnRequest, max_ops: Option<usize>) -> Result<(), MvccError> {
     // bounds the whole tree, not each level alone.
     let nested = max_ops.map(|m| m - widest);
     for op in t.success.iter().chain(&t.failure) {
-        check_op(op, nested)?;
+        check_op(op, nested, depth)?;
     }
     Ok(())
 }
 
-fn check_op(op: &RequestOp, max_ops: Option<usize>) -> Result<(), MvccError> {
+fn check_op(op: &RequestOp, max_ops: Option<usize>, depth: usize) -> Result<(), MvccError> {
     match &op.request {
         Some(Request::RequestRange(r)) => validate_range(r),
         Some(Request::RequestPut(r)) => validate_put(r),
         Some(Request::RequestDeleteRange(r)) => validate_delete(r),
-        Some(Request::RequestTxn(t)) => check_txn(t, max_ops),
+        Some(Request::RequestTxn(t)) => check_txn(t, max_ops, depth + 1),
         // etcd answers an op with nothing in it this way.
         None => Err(MvccError::KeyNotFound),
     }
@@ -434,5 +438,59 @@ mod tests {
             check_request_size(l.max_request_bytes + 1, &l),
             Err(MvccError::RequestTooLarge)
         ));
+    }
+
+    /// A txn `depth` levels deep: each level reads its own key and puts
+    /// its own key, and holds the next level on the side `sides` picks.
+    fn levels(depth: usize, sides: &[bool]) -> TxnRequest {
+        let mut inner: Option<TxnRequest> = None;
+        for level in (0..depth).rev() {
+            let key = format!("k{level}");
+            let mut branch = vec![get(&key), put(&key)];
+            let mut other = vec![];
+            if let Some(t) = inner.take() {
+                if sides[level % sides.len()] {
+                    branch.push(nested(t));
+                } else {
+                    other.push(nested(t));
+                }
+            }
+            inner = Some(txn(branch, other));
+        }
+        inner.expect("depth > 0")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+        /// Whatever the proposal checks accept decodes back from the entry
+        /// that carries it, at any depth; deeper than that is refused with
+        /// etcd's ops error, even when --max-txn-ops would allow it.
+        #[test]
+        fn accepted_txns_decode_back_from_their_entry(
+            depth in 1..=MAX_TXN_DEPTH + 4,
+            sides in proptest::collection::vec(proptest::bool::ANY, 1..8),
+        ) {
+            let limits = Limits { max_txn_ops: 100_000, ..Limits::default() };
+            let checked = std::thread::Builder::new()
+                .stack_size(crate::server::THREAD_STACK_BYTES)
+                .spawn(move || {
+                    use cairn_proto::internal::{Request as Envelope, request::Op};
+                    use prost::Message as _;
+                    let t = levels(depth, &sides);
+                    let verdict = validate_txn(&t, &limits).map_err(|e| e.to_string());
+                    let entry = Envelope { id: 7, op: Some(Op::Txn(t.clone())) }.encode_to_vec();
+                    let back = cairn_proto::nesting::decode_request(entry.into());
+                    (verdict, back.map(|r| r.op == Some(Op::Txn(t))))
+                })
+                .expect("spawn")
+                .join()
+                .expect("no panic");
+            if depth <= MAX_TXN_DEPTH {
+                proptest::prop_assert_eq!(checked, (Ok(()), Ok(true)));
+            } else {
+                proptest::prop_assert_eq!(checked.0, Err(MvccError::TooManyOps.to_string()));
+            }
+        }
     }
 }

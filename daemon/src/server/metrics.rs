@@ -19,6 +19,9 @@ pub struct Metrics {
     pub proposals_pending: AtomicU64,
     pub proposals_failed: AtomicU64,
     pub slow_applies: AtomicU64,
+    /// Entries applied as no-ops because they did not decode (see the
+    /// node's `skip_undecodable`).
+    pub undecodable_entries: AtomicU64,
     pub grpc_started: AtomicU64,
     pub grpc_handled_ok: AtomicU64,
     pub grpc_handled_err: AtomicU64,
@@ -133,6 +136,13 @@ pub fn render(m: &Metrics, g: &Gauges) -> String {
         "counter",
         "Applies that took longer than expected.",
         load(&m.slow_applies),
+    );
+    family(
+        &mut out,
+        "cairn_server_undecodable_entries_total",
+        "counter",
+        "Committed entries that did not decode and were applied as no-ops.",
+        load(&m.undecodable_entries),
     );
     family(
         &mut out,

@@ -80,6 +80,13 @@ pub const ETCD_VERSION: &str = "3.5.1";
 /// The cluster version reported in `/version`.
 pub const ETCD_CLUSTER_VERSION: &str = "3.5.0";
 
+/// The stack of the raft thread and of the runtime's workers. Validating,
+/// applying, answering and dropping a Txn recurse once per level of
+/// nesting, up to `cairn_proto::nesting::MAX_TXN_DEPTH` (512) levels: a
+/// debug build overflowed 8 MiB at about 1,700 levels, Rust's default
+/// 2 MiB at a few hundred. Only the pages a thread touches take memory.
+pub const THREAD_STACK_BYTES: usize = 8 << 20;
+
 /// Bound of the raft thread's input channel: beyond it requests fail with
 /// "too many requests" instead of queueing.
 const INPUT_QUEUE: usize = 16 * 1024;
@@ -398,6 +405,7 @@ impl Server {
         );
         let raft_thread = std::thread::Builder::new()
             .name("raft".into())
+            .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
                 let result = node_loop.run();
                 match &result {

@@ -36,8 +36,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use cairn_proto::etcdserverpb::{AlarmType, Member, ResponseHeader};
-use cairn_proto::internal::{MemberAttributes, Request, request::Op};
+use cairn_proto::internal::{MemberAttributes, request::Op};
 use cairn_proto::mvccpb::Event;
+use cairn_proto::nesting;
 use prost::Message as _;
 
 use super::state::{Input, Outcome, Shared};
@@ -539,16 +540,46 @@ impl NodeLoop {
                 }
                 EntryType::Normal if store.is_applied(e.index) => {}
                 EntryType::Normal if e.data.is_empty() => store.mark_applied(at)?,
-                EntryType::Normal => {
-                    let req = Request::decode(e.data.as_ref())
-                        .context("undecodable request in the log")?;
-                    let outcome = apply_request(store, lessor, req.op, at, events)?;
-                    if req.id != 0 {
-                        answers.push((req.id, outcome));
+                EntryType::Normal => match nesting::decode_request(e.data.clone()) {
+                    Ok(req) => {
+                        let outcome = apply_request(store, lessor, req.op, at, events)?;
+                        if req.id != 0 {
+                            answers.push((req.id, outcome));
+                        }
                     }
-                }
+                    Err(error) => self.skip_undecodable(store, at, &error)?,
+                },
             }
         }
+        Ok(())
+    }
+
+    /// A committed entry that does not decode is applied as a no-op. The
+    /// proposal checks make this impossible for anything a client sends
+    /// (every accepted request decodes back: `cairn_proto::nesting`), so
+    /// reaching here means a bug. Decoding depends only on the entry's
+    /// bytes, so every member running this version reaches the same
+    /// verdict and skips the same entry: the stores stay equal, and one
+    /// bad entry cannot stop every member on every restart, as stopping
+    /// would. Its proposer is not answered and times out; nothing it asked
+    /// for happened. docs/operations.md tells operators what to do.
+    fn skip_undecodable(
+        &self,
+        store: &mut MvccStore,
+        at: EntryId,
+        error: &nesting::NestingError,
+    ) -> anyhow::Result<()> {
+        self.shared
+            .metrics
+            .undecodable_entries
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            index = at.index,
+            term = at.term,
+            error = %error,
+            "a committed entry does not decode; applying it as a no-op"
+        );
+        store.mark_applied(at)?;
         Ok(())
     }
 
