@@ -558,24 +558,6 @@ fn perf_cpus() -> PerfCpus {
     }
 }
 
-/// The release build of cairn, which scripts/test builds before the
-/// suite: a throughput check measures what operators run, as etcd's side
-/// of it does, not an unoptimized build.
-fn release_cairn() -> PathBuf {
-    let debug = Server::Cairn.binary();
-    let target = debug
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("the cairn binary sits in <target>/<profile>/");
-    let release = target.join("release").join("cairn");
-    assert!(
-        release.exists(),
-        "{} is missing: build it with `cargo build --release -p cairn` (scripts/test does)",
-        release.display()
-    );
-    release
-}
-
 /// Runs `etcdctl check perf --load=m` (3.5.1) against a fresh 3-member
 /// cluster of `kind` (cairn's release build), placed as [`PerfCpus`] says.
 /// It runs for about a minute.
@@ -583,7 +565,7 @@ async fn check_perf(kind: Server) -> PerfVerdict {
     let cpus = perf_cpus();
     let opts = support::cluster::Options {
         cpus: Some(cpus.cluster.clone()),
-        binary: (kind == Server::Cairn).then(release_cairn),
+        binary: (kind == Server::Cairn).then(support::release_cairn),
         ..Default::default()
     };
     let cluster = Cluster::start_opts(kind, 3, opts).await;

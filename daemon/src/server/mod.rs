@@ -57,7 +57,7 @@ use cairn_proto::v3lockpb::lock_server::LockServer;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::{ClusterState, ServerConfig};
 use crate::lease::{LeaseService, Lessor, LessorConfig};
@@ -615,12 +615,16 @@ async fn serve(
     http1: bool,
     mut stop: watch::Receiver<bool>,
 ) {
+    // The builder's tcp_nodelay applies only to sockets tonic binds
+    // itself; these come from our listener, so the incoming stream sets
+    // it. Without it Nagle's algorithm and the client's delayed ACK held
+    // every small response about 40 ms.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = tonic::transport::Server::builder()
         .accept_http1(http1)
-        .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop.wait_for(|s| *s).await;
         })
         .await;

@@ -226,7 +226,7 @@ impl NodeLoop {
             Input::ReadIndex { ctx } => {
                 if self
                     .node
-                    .read_index(Bytes::copy_from_slice(&ctx.to_be_bytes()))
+                    .read_index(read_context(self.shared.member_id, ctx))
                     .is_err()
                 {
                     self.shared.finish_read(ctx, Err(EtcdError::NoLeader));
@@ -347,9 +347,8 @@ impl NodeLoop {
                 self.outbox.send(rd.persisted_messages);
             }
             for rs in rd.read_states {
-                if let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_ref()) {
-                    self.shared
-                        .finish_read(u64::from_be_bytes(ctx), Ok(rs.index));
+                if let Some(ctx) = our_read(self.shared.member_id, &rs.request_ctx) {
+                    self.shared.finish_read(ctx, Ok(rs.index));
                 }
             }
             if !rd.committed_entries.is_empty() {
@@ -726,6 +725,25 @@ fn end_group(group: &mut Option<(Instant, usize)>, store: &mut MvccStore) -> any
     Ok(())
 }
 
+/// The context of a ReadIndex request: the asking member's id, then its
+/// own counter. The leader keeps one pending read per context and ignores
+/// a second with the same one, so contexts must differ across members:
+/// with the counter alone, members' reads collided at the leader and the
+/// loser waited for its retry (500 ms) under concurrent load.
+fn read_context(member_id: u64, ctx: u64) -> Bytes {
+    let mut bytes = Vec::with_capacity(16);
+    bytes.extend_from_slice(&member_id.to_be_bytes());
+    bytes.extend_from_slice(&ctx.to_be_bytes());
+    Bytes::from(bytes)
+}
+
+/// The counter of a ReadIndex context that this member made.
+fn our_read(member_id: u64, ctx: &[u8]) -> Option<u64> {
+    let (member, counter) = ctx.split_at_checked(8)?;
+    (member == member_id.to_be_bytes()).then_some(())?;
+    Some(u64::from_be_bytes(counter.try_into().ok()?))
+}
+
 /// Applies one committed request to the store (and the lessor). Request
 /// errors become the caller's answer; a fatal store error stops the member.
 /// How stale the size the quota check reads may get.
@@ -870,4 +888,20 @@ pub fn fill_header(shared: &Shared, header: &mut Option<ResponseHeader>) {
         .as_ref()
         .map_or_else(|| shared.read_store().current_revision(), |h| h.revision);
     *header = Some(shared.header_at(revision));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_contexts_name_the_member_that_asked() {
+        let ctx = read_context(0xabc, 7);
+        assert_eq!(our_read(0xabc, &ctx), Some(7));
+        // Another member's round with the same counter is not ours, and
+        // differs at the leader.
+        assert_eq!(our_read(0xdef, &ctx), None);
+        assert_ne!(read_context(0xdef, 7), ctx);
+        assert_eq!(our_read(0xabc, &ctx[..8]), None);
+    }
 }

@@ -350,6 +350,36 @@ impl Cluster {
         );
     }
 
+    /// The body of an HTTP GET of `path` on member `i`'s client port
+    /// (`/metrics`, `/health`, ...).
+    pub fn http_get(&self, i: usize, path: &str) -> Result<String, String> {
+        use std::io::Write as _;
+        let addr = self.client_url(i).trim_start_matches("http://").to_owned();
+        let mut conn = std::net::TcpStream::connect(&addr).map_err(|e| format!("{addr}: {e}"))?;
+        conn.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        conn.read_to_string(&mut response)
+            .map_err(|e| e.to_string())?;
+        let (_, body) = response
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| format!("no HTTP response from {addr}: {response}"))?;
+        Ok(body.to_owned())
+    }
+
+    /// The value of the unlabelled metric `name` on member `i`.
+    pub fn metric(&self, i: usize, name: &str) -> Result<f64, String> {
+        let body = self.http_get(i, "/metrics")?;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .ok_or_else(|| format!("member {i} has no metric {name}"))
+    }
+
     /// A gRPC channel to member `i`'s client URL.
     pub async fn channel(&self, i: usize) -> Result<Channel, String> {
         Endpoint::from_shared(self.client_url(i))

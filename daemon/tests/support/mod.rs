@@ -42,6 +42,24 @@ impl Server {
     }
 }
 
+/// The release build of cairn, which scripts/test builds before the
+/// suite: what operators run, as etcd's binary is built, for the tests
+/// that measure (check perf, the read latency guard).
+pub fn release_cairn() -> PathBuf {
+    let debug = Server::Cairn.binary();
+    let target = debug
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("the cairn binary sits in <target>/<profile>/");
+    let release = target.join("release").join("cairn");
+    assert!(
+        release.exists(),
+        "{} is missing: build it with `cargo build --release -p cairn` (scripts/test does)",
+        release.display()
+    );
+    release
+}
+
 /// Which etcdctl drives a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctl {
