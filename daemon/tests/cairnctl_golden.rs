@@ -720,6 +720,47 @@ async fn broken_pipe_exits_quietly() {
     );
 }
 
+/// cairn's own bench workloads run against etcd and cairn alike: `txn-cas`
+/// swaps without errors (a lost race reads the key again) and writes only
+/// its key space; `lease-grant-revoke` leaves no lease behind.
+#[tokio::test]
+async fn bench_cas_and_lease_churn_run_against_both_servers() {
+    for kind in [Server::Etcd, Server::Cairn] {
+        let cluster = Cluster::start(kind, 1).await;
+        let eps = cluster.endpoints();
+        for workload in [
+            &["txn-cas", "--key-space-size=10", "--key-prefix=/cas/"][..],
+            &["lease-grant-revoke", "--ttl=30"][..],
+        ] {
+            let mut args = vec!["bench", "--clients=8", "--total=300"];
+            args.extend(workload);
+            let out = Ctl::Cairnctl.run(&eps, &args, None);
+            let report = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && report.contains("Errors: 0"),
+                "{kind:?} {workload:?}: {report}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let keys = Ctl::V3_5.run(&eps, &["get", "/cas/", "--prefix", "--keys-only"], None);
+        let keys: Vec<String> = String::from_utf8_lossy(&keys.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        assert!(
+            !keys.is_empty() && keys.len() <= 10 && keys.iter().all(|k| k.starts_with("/cas/0")),
+            "{kind:?}: {keys:?}"
+        );
+        let leases = Ctl::V3_5.run(&eps, &["lease", "list"], None);
+        assert_eq!(
+            String::from_utf8_lossy(&leases.stdout),
+            "found 0 leases\n",
+            "{kind:?}"
+        );
+    }
+}
+
 /// `cairnctl bench put` with sequential keys writes exactly its key space
 /// and reports no error; its report has etcd's benchmark sections.
 #[tokio::test]

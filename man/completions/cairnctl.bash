@@ -100,6 +100,9 @@ _cairnctl() {
             cairnctl__subcmd__bench,help)
                 cmd="cairnctl__subcmd__bench__subcmd__help"
                 ;;
+            cairnctl__subcmd__bench,lease-grant-revoke)
+                cmd="cairnctl__subcmd__bench__subcmd__lease__subcmd__grant__subcmd__revoke"
+                ;;
             cairnctl__subcmd__bench,lease-keepalive)
                 cmd="cairnctl__subcmd__bench__subcmd__lease__subcmd__keepalive"
                 ;;
@@ -108,6 +111,9 @@ _cairnctl() {
                 ;;
             cairnctl__subcmd__bench,range)
                 cmd="cairnctl__subcmd__bench__subcmd__range"
+                ;;
+            cairnctl__subcmd__bench,txn-cas)
+                cmd="cairnctl__subcmd__bench__subcmd__txn__subcmd__cas"
                 ;;
             cairnctl__subcmd__bench,txn-mixed)
                 cmd="cairnctl__subcmd__bench__subcmd__txn__subcmd__mixed"
@@ -124,6 +130,9 @@ _cairnctl() {
             cairnctl__subcmd__bench__subcmd__help,help)
                 cmd="cairnctl__subcmd__bench__subcmd__help__subcmd__help"
                 ;;
+            cairnctl__subcmd__bench__subcmd__help,lease-grant-revoke)
+                cmd="cairnctl__subcmd__bench__subcmd__help__subcmd__lease__subcmd__grant__subcmd__revoke"
+                ;;
             cairnctl__subcmd__bench__subcmd__help,lease-keepalive)
                 cmd="cairnctl__subcmd__bench__subcmd__help__subcmd__lease__subcmd__keepalive"
                 ;;
@@ -132,6 +141,9 @@ _cairnctl() {
                 ;;
             cairnctl__subcmd__bench__subcmd__help,range)
                 cmd="cairnctl__subcmd__bench__subcmd__help__subcmd__range"
+                ;;
+            cairnctl__subcmd__bench__subcmd__help,txn-cas)
+                cmd="cairnctl__subcmd__bench__subcmd__help__subcmd__txn__subcmd__cas"
                 ;;
             cairnctl__subcmd__bench__subcmd__help,txn-mixed)
                 cmd="cairnctl__subcmd__bench__subcmd__help__subcmd__txn__subcmd__mixed"
@@ -256,6 +268,9 @@ _cairnctl() {
             cairnctl__subcmd__help__subcmd__alarm,list)
                 cmd="cairnctl__subcmd__help__subcmd__alarm__subcmd__list"
                 ;;
+            cairnctl__subcmd__help__subcmd__bench,lease-grant-revoke)
+                cmd="cairnctl__subcmd__help__subcmd__bench__subcmd__lease__subcmd__grant__subcmd__revoke"
+                ;;
             cairnctl__subcmd__help__subcmd__bench,lease-keepalive)
                 cmd="cairnctl__subcmd__help__subcmd__bench__subcmd__lease__subcmd__keepalive"
                 ;;
@@ -264,6 +279,9 @@ _cairnctl() {
                 ;;
             cairnctl__subcmd__help__subcmd__bench,range)
                 cmd="cairnctl__subcmd__help__subcmd__bench__subcmd__range"
+                ;;
+            cairnctl__subcmd__help__subcmd__bench,txn-cas)
+                cmd="cairnctl__subcmd__help__subcmd__bench__subcmd__txn__subcmd__cas"
                 ;;
             cairnctl__subcmd__help__subcmd__bench,txn-mixed)
                 cmd="cairnctl__subcmd__help__subcmd__bench__subcmd__txn__subcmd__mixed"
@@ -818,7 +836,7 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__bench)
-            opts="-w -d -h --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help put range txn-put txn-mixed watch watch-latency lease-keepalive help"
+            opts="-w -d -h --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -916,7 +934,7 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__bench__subcmd__help)
-            opts="put range txn-put txn-mixed watch watch-latency lease-keepalive help"
+            opts="put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -930,6 +948,20 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__bench__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairnctl__subcmd__bench__subcmd__help__subcmd__lease__subcmd__grant__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -972,6 +1004,20 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__bench__subcmd__help__subcmd__range)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairnctl__subcmd__bench__subcmd__help__subcmd__txn__subcmd__cas)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1034,6 +1080,108 @@ _cairnctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairnctl__subcmd__bench__subcmd__lease__subcmd__grant__subcmd__revoke)
+            opts="-w -d -h --ttl --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --total)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dial-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --insecure-transport)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --insecure-discovery)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --discovery-srv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discovery-srv-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1140,7 +1288,7 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__bench__subcmd__put)
-            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
+            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --key-prefix --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1155,6 +1303,10 @@ _cairnctl() {
                     return 0
                     ;;
                 --key-space-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1351,8 +1503,8 @@ _cairnctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cairnctl__subcmd__bench__subcmd__txn__subcmd__mixed)
-            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --rw-ratio --consistency --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
+        cairnctl__subcmd__bench__subcmd__txn__subcmd__cas)
+            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --key-prefix --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1367,6 +1519,124 @@ _cairnctl() {
                     return 0
                     ;;
                 --key-space-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --total)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dial-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --insecure-transport)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --insecure-discovery)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --discovery-srv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discovery-srv-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairnctl__subcmd__bench__subcmd__txn__subcmd__mixed)
+            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --key-prefix --rw-ratio --consistency --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --val-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-space-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1470,7 +1740,7 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__bench__subcmd__txn__subcmd__put)
-            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --txn-ops --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
+            opts="-w -d -h --key-size --val-size --key-space-size --sequential-keys --key-prefix --txn-ops --conns --clients --total --rate --target-leader --endpoints --dial-timeout --command-timeout --keepalive-time --keepalive-timeout --hex --write-out --debug --cacert --cert --key --insecure-transport --insecure-skip-tls-verify --insecure-discovery --discovery-srv --discovery-srv-name --user --password --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1485,6 +1755,10 @@ _cairnctl() {
                     return 0
                     ;;
                 --key-space-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3132,8 +3406,22 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__help__subcmd__bench)
-            opts="put range txn-put txn-mixed watch watch-latency lease-keepalive"
+            opts="put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairnctl__subcmd__help__subcmd__bench__subcmd__lease__subcmd__grant__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3174,6 +3462,20 @@ _cairnctl() {
             return 0
             ;;
         cairnctl__subcmd__help__subcmd__bench__subcmd__range)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairnctl__subcmd__help__subcmd__bench__subcmd__txn__subcmd__cas)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

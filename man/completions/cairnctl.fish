@@ -950,43 +950,46 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand check; and __fish_seen
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand check; and __fish_seen_subcommand_from help" -f -a "perf" -d 'Check the performance of the etcd cluster'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand check; and __fish_seen_subcommand_from help" -f -a "datascale" -d 'Check the memory usage of holding data for different workloads on a given server endpoint'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand check; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l conns -d 'Total number of gRPC connections' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l clients -d 'Total number of gRPC clients' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l total -d 'Total number of requests' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l rate -d 'Maximum requests per second (0 is no limit)' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l endpoints -d 'gRPC endpoints' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l dial-timeout -d 'dial timeout for client connections' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l keepalive-time -d 'keepalive time for client connections' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l cert -d 'identify secure client using this TLS certificate file' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l key -d 'identify secure client using this TLS key file' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l conns -d 'Total number of gRPC connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l clients -d 'Total number of gRPC clients' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l total -d 'Total number of requests' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l rate -d 'Maximum requests per second (0 is no limit)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
 false\t''"
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
 false\t''"
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l target-leader -d 'Write to the leader only (found with Status)'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l hex -d 'print byte strings as hex encoded strings'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l debug -d 'enable client-side debug logging'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -l insecure-skip-tls-verify -d 'skip server certificate verification'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -s h -l help -d 'Print help'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "put" -d 'Benchmark put'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "range" -d 'Benchmark range'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "txn-put" -d 'Benchmark txn with puts'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "txn-mixed" -d 'Benchmark txn with a mix of reads and writes'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "watch" -d 'Benchmark watch: open watchers, then put to their keys and count the events'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "watch-latency" -d 'Benchmark the latency from a put to each watcher\'s event'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "lease-keepalive" -d 'Benchmark lease keepalive'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l target-leader -d 'Write to the leader only (found with Status)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "put" -d 'Benchmark put'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "range" -d 'Benchmark range'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "txn-put" -d 'Benchmark txn with puts'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "txn-mixed" -d 'Benchmark txn with a mix of reads and writes'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "watch" -d 'Benchmark watch: open watchers, then put to their keys and count the events'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "watch-latency" -d 'Benchmark the latency from a put to each watcher\'s event'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "lease-keepalive" -d 'Benchmark lease keepalive'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "txn-cas" -d 'Benchmark compare-and-swap txns: put a key only if its mod revision is the one this client last saw, else read it again'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "lease-grant-revoke" -d 'Benchmark lease churn: each request grants a lease and revokes it'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and not __fish_seen_subcommand_from put range txn-put txn-mixed watch watch-latency lease-keepalive txn-cas lease-grant-revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l key-size -d 'Key size of the request' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l val-size -d 'Value size of the request' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l key-space-size -d 'Maximum possible keys' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l key-prefix -d 'Put every key under this prefix (cairn\'s own, to keep workloads\' keys apart)' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l conns -d 'Total number of gRPC connections' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l clients -d 'Total number of gRPC clients' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from put" -l total -d 'Total number of requests' -r
@@ -1044,6 +1047,7 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l key-size -d 'Key size of the request' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l val-size -d 'Value size of the request' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l key-space-size -d 'Maximum possible keys' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l key-prefix -d 'Put every key under this prefix (cairn\'s own, to keep workloads\' keys apart)' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l txn-ops -d 'Number of puts per txn' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l conns -d 'Total number of gRPC connections' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-put" -l clients -d 'Total number of gRPC clients' -r
@@ -1075,6 +1079,7 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l key-size -d 'Key size of the request' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l val-size -d 'Value size of the request' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l key-space-size -d 'Maximum possible keys' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l key-prefix -d 'Put every key under this prefix (cairn\'s own, to keep workloads\' keys apart)' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l rw-ratio -d 'Read/write ops ratio' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l consistency -d 'Linearizable(l) or Serializable(s)' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-mixed" -l conns -d 'Total number of gRPC connections' -r
@@ -1197,6 +1202,64 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-keepalive" -l debug -d 'enable client-side debug logging'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-keepalive" -l insecure-skip-tls-verify -d 'skip server certificate verification'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-keepalive" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l key-size -d 'Key size of the request' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l val-size -d 'Value size of the request' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l key-space-size -d 'Maximum possible keys' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l key-prefix -d 'Put every key under this prefix (cairn\'s own, to keep workloads\' keys apart)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l conns -d 'Total number of gRPC connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l clients -d 'Total number of gRPC clients' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l total -d 'Total number of requests' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l rate -d 'Maximum requests per second (0 is no limit)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l sequential-keys -d 'Use sequential keys'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l target-leader -d 'Write to the leader only (found with Status)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from txn-cas" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l ttl -d 'TTL of each lease, in seconds' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l conns -d 'Total number of gRPC connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l clients -d 'Total number of gRPC clients' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l total -d 'Total number of requests' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l rate -d 'Maximum requests per second (0 is no limit)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l target-leader -d 'Write to the leader only (found with Status)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from lease-grant-revoke" -s h -l help -d 'Print help'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "put" -d 'Benchmark put'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "range" -d 'Benchmark range'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "txn-put" -d 'Benchmark txn with puts'
@@ -1204,6 +1267,8 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Benchmark watch: open watchers, then put to their keys and count the events'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "watch-latency" -d 'Benchmark the latency from a put to each watcher\'s event'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "lease-keepalive" -d 'Benchmark lease keepalive'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "txn-cas" -d 'Benchmark compare-and-swap txns: put a key only if its mod revision is the one this client last saw, else read it again'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "lease-grant-revoke" -d 'Benchmark lease churn: each request grants a lease and revokes it'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand version" -l endpoints -d 'gRPC endpoints' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand version" -l dial-timeout -d 'dial timeout for client connections' -r
@@ -1295,3 +1360,5 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "watch" -d 'Benchmark watch: open watchers, then put to their keys and count the events'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "watch-latency" -d 'Benchmark the latency from a put to each watcher\'s event'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "lease-keepalive" -d 'Benchmark lease keepalive'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "txn-cas" -d 'Benchmark compare-and-swap txns: put a key only if its mod revision is the one this client last saw, else read it again'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "lease-grant-revoke" -d 'Benchmark lease churn: each request grants a lease and revokes it'

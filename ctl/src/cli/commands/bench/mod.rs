@@ -2,7 +2,10 @@
 //! benchmark tool, for measuring cairn against etcd with the same client.
 //!
 //! Workloads: `put`, `range KEY [END]`, `txn-put`, `txn-mixed`,
-//! `lease-keepalive` (here), `watch` and `watch-latency` (`watch.rs`). The
+//! `lease-keepalive` (here), `watch` and `watch-latency` (`watch.rs`), as
+//! etcd's tool has them; and cairn's own `txn-cas` (Kubernetes' update:
+//! a txn that puts only if the key's mod revision is the one last seen)
+//! and `lease-grant-revoke`. The
 //! request workloads run `--clients` concurrent workers over `--conns`
 //! connections (separate clients, so separate HTTP/2 connections) until
 //! `--total` requests are done, optionally capped at `--rate` requests per
@@ -12,6 +15,7 @@
 
 mod watch;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,6 +90,17 @@ pub enum Workload {
     /// Benchmark lease keepalive
     #[command(name = "lease-keepalive")]
     LeaseKeepalive,
+    /// Benchmark compare-and-swap txns: put a key only if its mod revision
+    /// is the one this client last saw, else read it again
+    #[command(name = "txn-cas")]
+    TxnCas(KeyArgs),
+    /// Benchmark lease churn: each request grants a lease and revokes it
+    #[command(name = "lease-grant-revoke")]
+    LeaseGrantRevoke {
+        /// TTL of each lease, in seconds
+        #[arg(long, default_value_t = 60)]
+        ttl: i64,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -102,6 +117,19 @@ pub struct KeyArgs {
     /// Use sequential keys
     #[arg(long = "sequential-keys")]
     pub sequential_keys: bool,
+    /// Put every key under this prefix (cairn's own, to keep workloads'
+    /// keys apart)
+    #[arg(long = "key-prefix", default_value = "")]
+    pub key_prefix: String,
+}
+
+impl KeyArgs {
+    /// Key number `n` of the key space, under the prefix.
+    fn key(&self, n: u64) -> Vec<u8> {
+        let mut k = self.key_prefix.clone().into_bytes();
+        k.extend(key(n % self.key_space_size.max(1), self.key_size));
+        k
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,15 +175,32 @@ pub(super) enum Job {
     /// Request `i` puts `value` to `keys[i % keys.len()]` (the watch
     /// workloads, whose watchers must know which puts reach them).
     PutKeys(Arc<Vec<Vec<u8>>>, Vec<u8>),
+    TxnCas(KeyArgs),
+    LeaseGrantRevoke(i64),
+}
+
+/// What one worker keeps between its requests.
+#[derive(Debug)]
+pub(super) struct Worker {
+    rng: Rng,
+    /// `txn-cas`: the mod revision this worker last saw of each key.
+    seen: HashMap<Vec<u8>, i64>,
+}
+
+impl Worker {
+    pub fn new(seed: u64) -> Worker {
+        Worker {
+            rng: Rng::new(seed),
+            seen: HashMap::new(),
+        }
+    }
 }
 
 /// Sends request `i` of `job`; returns the revision its response carries
 /// (0 when it carries none).
-async fn one(client: &Client, job: &Job, i: u64, rng: &mut Rng) -> Result<i64, Error> {
-    let pick = |k: &KeyArgs, rng: &mut Rng| {
-        let n = if k.sequential_keys { i } else { rng.next() } % k.key_space_size.max(1);
-        key(n, k.key_size)
-    };
+async fn one(client: &Client, job: &Job, i: u64, worker: &mut Worker) -> Result<i64, Error> {
+    let rng = &mut worker.rng;
+    let pick = |k: &KeyArgs, rng: &mut Rng| k.key(if k.sequential_keys { i } else { rng.next() });
     let rev = |h: Option<pb::ResponseHeader>| h.map_or(0, |h| h.revision);
     match job {
         Job::Put(k) => {
@@ -181,7 +226,7 @@ async fn one(client: &Client, job: &Job, i: u64, rng: &mut Rng) -> Result<i64, E
             let success = (0..ops)
                 .map(|j| pb::RequestOp {
                     request: Some(Request::RequestPut(pb::PutRequest {
-                        key: key((i * ops + j) % k.key_space_size.max(1), k.key_size),
+                        key: k.key(i * ops + j),
                         value: vec![b'v'; k.val_size],
                         ..Default::default()
                     })),
@@ -196,6 +241,31 @@ async fn one(client: &Client, job: &Job, i: u64, rng: &mut Rng) -> Result<i64, E
                 .map(|r| rev(r.header))
         }
         Job::KeepAlive(id) => client.lease_keep_alive_once(*id).await.map(|_| 0),
+        Job::TxnCas(k) => {
+            let key = pick(k, rng);
+            let seen = worker.seen.get(&key).copied().unwrap_or(0);
+            let resp = client.txn(cas(key.clone(), seen, k.val_size)).await?;
+            let revision = rev(resp.header);
+            // Swapped: the key's mod revision is now this txn's. Lost the
+            // race: the failure branch read what the key holds now.
+            let now = if resp.succeeded {
+                revision
+            } else {
+                resp.responses
+                    .first()
+                    .and_then(|r| match &r.response {
+                        Some(pb::response_op::Response::ResponseRange(r)) => r.kvs.first(),
+                        _ => None,
+                    })
+                    .map_or(0, |kv| kv.mod_revision)
+            };
+            worker.seen.insert(key, now);
+            Ok(revision)
+        }
+        Job::LeaseGrantRevoke(ttl) => {
+            let id = client.lease_grant(*ttl, 0).await?.id;
+            client.lease_revoke(id).await.map(|r| rev(r.header))
+        }
         Job::TxnMixed(k, rw_ratio, serializable) => {
             let key = pick(k, rng);
             // A read with probability rw / (rw + 1).
@@ -223,6 +293,34 @@ async fn one(client: &Client, job: &Job, i: u64, rng: &mut Rng) -> Result<i64, E
                 .await
                 .map(|r| rev(r.header))
         }
+    }
+}
+
+/// Kubernetes' optimistic update: put `key` if its mod revision is still
+/// `seen` (0: it does not exist), else read it.
+fn cas(key: Vec<u8>, seen: i64, val_size: usize) -> pb::TxnRequest {
+    use pb::compare::{CompareResult, CompareTarget, TargetUnion};
+    pb::TxnRequest {
+        compare: vec![pb::Compare {
+            result: CompareResult::Equal as i32,
+            target: CompareTarget::Mod as i32,
+            key: key.clone(),
+            target_union: Some(TargetUnion::ModRevision(seen)),
+            ..Default::default()
+        }],
+        success: vec![pb::RequestOp {
+            request: Some(Request::RequestPut(pb::PutRequest {
+                key: key.clone(),
+                value: vec![b'v'; val_size],
+                ..Default::default()
+            })),
+        }],
+        failure: vec![pb::RequestOp {
+            request: Some(Request::RequestRange(pb::RangeRequest {
+                key,
+                ..Default::default()
+            })),
+        }],
     }
 }
 
@@ -325,7 +423,7 @@ pub(super) async fn drive(
             bar.clone(),
         );
         workers.push(tokio::spawn(async move {
-            let mut rng = Rng::new(
+            let mut worker = Worker::new(
                 0x9e37_79b9_7f4a_7c15
                     ^ (w as u64 + 1).wrapping_mul(start.elapsed().as_nanos() as u64 + 1),
             );
@@ -341,7 +439,7 @@ pub(super) async fn drive(
                     due += gap;
                 }
                 let t = Instant::now();
-                match one(&client, &job, i, &mut rng).await {
+                match one(&client, &job, i, &mut worker).await {
                     Ok(revision) => samples.push(Sample {
                         start: t,
                         latency: t.elapsed(),
@@ -403,6 +501,8 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
             let id = ctx.client()?.lease_grant(100, 0).await?.id;
             Job::KeepAlive(id)
         }
+        Workload::TxnCas(k) => Job::TxnCas(k),
+        Workload::LeaseGrantRevoke { ttl } => Job::LeaseGrantRevoke(ttl),
     };
     let conns = connections(&c, ctx, 0).await?;
     let bar = progress(c.total);
@@ -504,6 +604,53 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn cairns_own_workloads_parse() {
+        let cli = parse(&[
+            "bench",
+            "txn-cas",
+            "--key-space-size=1000",
+            "--key-prefix=/cas/",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Bench(Args {
+                workload: Workload::TxnCas(k),
+                ..
+            }) => {
+                assert_eq!(k.key(1234), b"/cas/00000234");
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse(&["bench", "lease-grant-revoke", "--ttl=5"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Bench(Args {
+                workload: Workload::LeaseGrantRevoke { ttl: 5 },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn cas_puts_only_at_the_revision_last_seen() {
+        let t = cas(b"k".to_vec(), 42, 3);
+        let c = &t.compare[0];
+        assert_eq!(c.target, pb::compare::CompareTarget::Mod as i32);
+        assert_eq!(
+            c.target_union,
+            Some(pb::compare::TargetUnion::ModRevision(42))
+        );
+        assert!(matches!(
+            &t.success[0].request,
+            Some(Request::RequestPut(p)) if p.value == b"vvv"
+        ));
+        assert!(matches!(
+            &t.failure[0].request,
+            Some(Request::RequestRange(r)) if r.key == b"k"
+        ));
     }
 
     #[test]
