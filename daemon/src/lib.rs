@@ -1,6 +1,7 @@
 //! cairn, the server: an etcd-compatible coordination store.
 //!
-//! The consensus core lives in [`raft`]; [`peer`] translates its messages to
+//! The consensus core is the `cairn-raft` crate, re-exported as [`raft`];
+//! [`peer`] translates its messages to
 //! and from the wire; [`wal`], [`snap`] and [`raft_storage`] keep its log on
 //! disk; [`mvcc`] is the key-value state machine committed entries are
 //! applied to; [`config`] resolves etcd's flags. See ARCHITECTURE.md for the
@@ -11,7 +12,7 @@ pub mod etcd_error; // etcd's client-facing errors: the one table of gRPC codes 
 pub mod lease; // leases: TTLs, key attachments, leader-only expiry
 pub mod mvcc; // the MVCC key-value store on sled that committed entries are applied to
 pub mod peer;
-pub mod raft;
+pub use cairn_raft as raft;
 pub mod raft_storage; // DiskStorage: raft::Storage over the WAL and snapshot files
 pub mod server; // the gRPC services, the raft driver thread and the apply loop
 pub mod snap; // raft snapshot files: atomic writes, loaded only as the WAL vouches

@@ -31,7 +31,7 @@
 //! was never promised to anyone.
 //!
 //! ```
-//! use cairn::raft::{Config, Entry, EntryType, MemStorage, RawNode};
+//! use cairn_raft::{Config, Entry, EntryType, MemStorage, RawNode};
 //!
 //! /// Carries out Readys until the node is quiet; returns applied data.
 //! fn drive(node: &mut RawNode<MemStorage>) -> Vec<Entry> {
@@ -76,8 +76,9 @@
 //! commit by counting only current-term entries; ReadIndex reads;
 //! snapshots for lagging followers; single-member membership changes (one at
 //! a time, gated behind the new leader's first entry); learners; leadership
-//! transfer. The module never imports tokio, tonic, `std::fs`, `std::net` or
-//! `std::time`; a test enforces that.
+//! transfer. It does no I/O and reads no clock: its dependencies are `bytes`
+//! and `thiserror`, so the compiler keeps async runtimes, RPC and outside
+//! randomness out; files, sockets and time belong to its caller.
 
 mod log;
 mod progress;

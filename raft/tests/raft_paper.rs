@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
-use cairn::raft::{
+use cairn_raft::{
     ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, Error, HardState, MemStorage,
     Message, MessageType, NONE, ProgressState, Raft, RawNode, ReadState, Ready, Snapshot,
     StateRole, Storage,

@@ -3,14 +3,14 @@
 //! I/O. This is the ceiling the server's Raft layer can reach; everything the
 //! server adds (WAL fsync, network, apply) comes on top.
 //!
-//! Run: `cargo bench -p cairn --bench raft_propose`
+//! Run: `cargo bench -p cairn-raft --bench raft_propose`
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-use cairn::raft::{Config, MemStorage, Message, RawNode, StateRole};
+use cairn_raft::{Config, MemStorage, Message, RawNode, StateRole};
 
 struct Cluster {
     nodes: Vec<RawNode<MemStorage>>,

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use cairn::raft::{
+use cairn_raft::{
     ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, HardState, MemStorage,
     Message, MessageType, NodeId, RawNode, Snapshot, StateRole, Storage,
 };
@@ -147,7 +147,7 @@ impl std::fmt::Display for Violation {
         )?;
         writeln!(
             f,
-            "replay: SIM_SEED={} cargo test -p cairn --test simulator",
+            "replay: SIM_SEED={} cargo test -p cairn-raft --test simulator",
             self.seed
         )?;
         writeln!(f, "--- trace (last 200 lines) ---")?;

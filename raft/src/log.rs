@@ -339,7 +339,7 @@ impl<S: Storage> RaftLog<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raft::storage::MemStorage;
+    use crate::storage::MemStorage;
 
     fn ent(index: u64, term: u64) -> Entry {
         Entry {
