@@ -36,10 +36,28 @@ fn main() -> ExitCode {
     match run(&flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cairn: {e}");
+            eprintln!("cairn: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, as etcd reports them ("listening
+/// for peers on ...: Address already in use"); a cause the message before
+/// it already spells out is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(flags: &Flags) -> anyhow::Result<()> {

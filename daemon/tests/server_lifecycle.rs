@@ -168,3 +168,23 @@ async fn sigterm_stops_cleanly_and_another_clusters_data_dir_is_refused() {
         "{err}"
     );
 }
+
+/// A start-up error names its cause: with the peer port taken, cairn used
+/// to print only "listening for peers on http://...", leaving out why.
+#[test]
+fn a_taken_port_is_reported_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Member::new();
+    let _taken = TcpListener::bind(("127.0.0.1", m.peer)).unwrap();
+    let out = m.command(dir.path(), "taken").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "cairn: listening for peers on http://127.0.0.1:{}: ",
+            m.peer
+        )) && last.to_lowercase().contains("address already in use"),
+        "{err}"
+    );
+}
