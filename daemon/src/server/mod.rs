@@ -20,6 +20,7 @@
 //! `<data-dir>/member/wal` (the WAL), `<data-dir>/member/snap` (raft
 //! snapshots), `<data-dir>/member/db` (the sled store).
 
+mod apply;
 pub mod cluster;
 pub mod compactor;
 pub mod corruption;
