@@ -238,17 +238,29 @@ impl Cluster {
         }
     }
 
-    /// Index of a member that is not the leader.
-    pub fn follower(&self) -> anyhow::Result<usize> {
-        let leader = self.status(0).and_then(|s| s["leader"].as_u64());
-        (0..self.size())
-            .find(|&i| {
-                let id = self
-                    .status(i)
-                    .and_then(|s| s["header"]["member_id"].as_u64());
-                id.is_some() && id != leader
-            })
-            .context("no follower answers")
+    /// Index of a member that is not the leader, waiting (up to
+    /// `patience`) for the members to answer: a store that just took a
+    /// million writes may keep them busy for a while.
+    pub fn follower(&self, patience: Duration) -> anyhow::Result<usize> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let ids: Vec<Option<(u64, u64)>> = (0..self.size())
+                .map(|i| {
+                    let s = self.status(i)?;
+                    Some((s["header"]["member_id"].as_u64()?, s["leader"].as_u64()?))
+                })
+                .collect();
+            let follower = ids
+                .iter()
+                .position(|id| id.is_some_and(|(me, leader)| leader != 0 && me != leader));
+            if let Some(i) = follower {
+                return Ok(i);
+            }
+            if Instant::now() > deadline {
+                bail!("no follower of {} answered: {ids:?}", self.kind.label());
+            }
+            sleep(Duration::from_millis(200));
+        }
     }
 
     /// Stops member `i` with SIGTERM and waits for it to exit.
@@ -283,10 +295,23 @@ impl Cluster {
             .map(|j| self.endpoint(j))
             .collect::<Vec<_>>()
             .join(",");
-        self.ctl(
-            &endpoints,
-            &["member".into(), "add".into(), format!("m{i}"), peer],
-        )?;
+        // Both servers refuse a change until every member has been
+        // connected for a while (etcd's strict reconfiguration check), as
+        // just after a restart: ask again.
+        let args = [
+            "member".into(),
+            "add".into(),
+            format!("m{i}"),
+            peer,
+            "--command-timeout=60s".into(),
+        ];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Err(e) = self.ctl(&endpoints, &args) {
+            if Instant::now() > deadline || !e.to_string().contains("unhealthy cluster") {
+                return Err(e);
+            }
+            sleep(Duration::from_millis(500));
+        }
         let initial = self.initial_cluster(i + 1);
         self.spawn(i, &initial, "existing")?;
         Ok(i)

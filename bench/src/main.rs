@@ -203,11 +203,11 @@ fn run_bench(cluster: &Cluster, bench: &str) -> anyhow::Result<Measure> {
     Ok(m)
 }
 
-/// A row of the big-store table: one duration per server.
+/// A row of the big-store table: how long each server took, or why not.
 struct Timed {
     name: String,
-    cairn: Duration,
-    etcd: Duration,
+    cairn: Result<Duration, String>,
+    etcd: Result<Duration, String>,
     note: String,
 }
 
@@ -271,105 +271,122 @@ fn main() -> anyhow::Result<()> {
     let after_loads: Vec<[u64; 2]> = (0..3)
         .map(|i| [0, 1].map(|k| memory(clusters[k].pids()[i], "VmRSS")))
         .collect();
+    // Printed now, so that a failure in the big store keeps these.
+    bar.suspend(|| print!("{}", workload_table(&rows, args.rounds)));
 
-    let mut timed = Vec::new();
+    let mut failed = false;
     if !args.quick {
-        timed = big_store(&mut clusters, &bar)?;
+        let timed = big_store(&mut clusters, &bar);
+        failed = timed.iter().any(|t| t.cairn.is_err() || t.etcd.is_err());
+        bar.suspend(|| print!("{}", big_store_table(&timed)));
     }
     let peaks: Vec<[u64; 2]> = (0..3)
         .map(|i| [0, 1].map(|k| memory(clusters[k].pids()[i], "VmHWM")))
         .collect();
     bar.finish_and_clear();
-
-    print!(
-        "{}",
-        table(
-            &rows,
-            &after_loads,
-            &peaks,
-            &timed,
-            args.rounds,
-            started.elapsed()
-        )
-    );
+    print!("{}", memory_table(&after_loads, &peaks, started.elapsed()));
+    if failed {
+        drop(clusters);
+        let kept = work.keep();
+        bail!(
+            "a big-store step failed; the members' logs are in {}",
+            kept.display()
+        );
+    }
     Ok(())
 }
 
-/// The big-store steps on each cluster in turn: returns their rows.
-fn big_store(clusters: &mut [Cluster; 2], bar: &ProgressBar) -> anyhow::Result<Vec<Timed>> {
-    let mut took = [[Duration::ZERO; 4]; 2];
-    let mut notes = [String::new(), String::new(), String::new(), String::new()];
-    for (k, c) in clusters.iter_mut().enumerate() {
-        let label = c.kind.label();
-        let ctl = |c: &Cluster, cmd: &str| -> anyhow::Result<String> {
-            let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-            c.ctl(&c.endpoints(), &args)
-        };
-
-        bar.set_message(format!("DeleteRange of 100,000 keys on {label}"));
-        ctl(
-            c,
-            "bench --conns 10 --clients 100 --total 100000 put --key-prefix /del/ --sequential-keys \
-             --key-space-size 100000 --val-size 64",
-        )?;
-        let t = Instant::now();
-        let deleted = ctl(c, "del /del/ --prefix --command-timeout=120s")?;
-        took[k][0] = t.elapsed();
-        if deleted.trim() != "100000" {
-            bail!("{label}: the DeleteRange deleted {} keys", deleted.trim());
-        }
-        bar.inc(1);
-
-        bar.set_message(format!("writing 1,000,000 keys of 256 B to {label}"));
-        let t = Instant::now();
-        ctl(
-            c,
-            "bench --conns 100 --clients 1000 --total 1000000 put --key-prefix /big/ \
-             --sequential-keys --key-space-size 1000000 --val-size 256",
-        )?;
-        took[k][1] = t.elapsed();
-        bar.inc(1);
-
-        bar.set_message(format!(
-            "restarting a member of {label} over 1,000,000 keys"
-        ));
-        let f = c.follower()?;
-        c.stop(f)?;
-        let t = Instant::now();
-        c.restart(f)?;
-        wait_serving(c, f)?;
-        took[k][2] = t.elapsed();
-        let rss = memory(c.pids()[f], "VmRSS");
-        notes[2].push_str(&format!("{label} RSS after {} MiB; ", rss >> 20));
-        bar.inc(1);
-
-        bar.set_message(format!(
-            "a new member of {label} catching up from a snapshot"
-        ));
-        let t = Instant::now();
-        let new = c.add_member()?;
-        wait_caught_up(c, new)?;
-        took[k][3] = t.elapsed();
-        let rss = memory(c.pids()[new], "VmRSS");
-        notes[3].push_str(&format!("{label} new member RSS {} MiB; ", rss >> 20));
-        bar.inc(1);
-    }
+/// The big-store steps on each cluster in turn. A step that fails is
+/// reported in its row, and the steps after it on that cluster are skipped
+/// (they build on it).
+fn big_store(clusters: &mut [Cluster; 2], bar: &ProgressBar) -> Vec<Timed> {
     let names = [
         "one DeleteRange of 100,000 keys",
         "write 1,000,000 keys of 256 B (1000 clients)",
         "restart a member over 1,000,000 keys, until it serves",
         "new member catches up from a snapshot of 1,000,000 keys",
     ];
-    Ok(names
+    let mut results: [Vec<Result<Duration, String>>; 2] = [Vec::new(), Vec::new()];
+    let mut notes: Vec<String> = vec![String::new(); names.len()];
+    for (k, c) in clusters.iter_mut().enumerate() {
+        for (step, name) in names.iter().enumerate() {
+            if results[k].iter().any(Result::is_err) {
+                results[k].push(Err("skipped".into()));
+                bar.inc(1);
+                continue;
+            }
+            bar.set_message(format!("{name} on {}", c.kind.label()));
+            let outcome = big_step(c, step, &mut notes[step]).map_err(|e| format!("{e:#}"));
+            results[k].push(outcome);
+            bar.inc(1);
+        }
+    }
+    let [cairn, etcd] = results;
+    names
         .iter()
-        .enumerate()
-        .map(|(i, name)| Timed {
+        .zip(cairn.into_iter().zip(etcd))
+        .zip(notes)
+        .map(|((name, (cairn, etcd)), note)| Timed {
             name: (*name).into(),
-            cairn: took[0][i],
-            etcd: took[1][i],
-            note: notes[i].trim_end_matches("; ").into(),
+            cairn,
+            etcd,
+            note: note.trim_end_matches("; ").into(),
         })
-        .collect())
+        .collect()
+}
+
+/// Big-store step `step` on one cluster: how long it took.
+fn big_step(c: &mut Cluster, step: usize, note: &mut String) -> anyhow::Result<Duration> {
+    let label = c.kind.label();
+    let ctl = |c: &Cluster, cmd: &str| -> anyhow::Result<String> {
+        let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        c.ctl(&c.endpoints(), &args)
+    };
+    match step {
+        0 => {
+            ctl(
+                c,
+                "bench --conns 10 --clients 100 --total 100000 put --key-prefix /del/ \
+                 --sequential-keys --key-space-size 100000 --val-size 64",
+            )?;
+            let t = Instant::now();
+            let deleted = ctl(c, "del /del/ --prefix --command-timeout=120s")?;
+            let took = t.elapsed();
+            if deleted.trim() != "100000" {
+                bail!("the DeleteRange deleted {} keys", deleted.trim());
+            }
+            Ok(took)
+        }
+        1 => {
+            let t = Instant::now();
+            ctl(
+                c,
+                "bench --conns 100 --clients 1000 --total 1000000 put --key-prefix /big/ \
+                 --sequential-keys --key-space-size 1000000 --val-size 256",
+            )?;
+            Ok(t.elapsed())
+        }
+        2 => {
+            let f = c.follower(Duration::from_secs(60))?;
+            c.stop(f)?;
+            let t = Instant::now();
+            c.restart(f)?;
+            wait_serving(c, f)?;
+            let took = t.elapsed();
+            let rss = memory(c.pids()[f], "VmRSS");
+            note.push_str(&format!("{label} RSS after: {} MiB; ", rss >> 20));
+            Ok(took)
+        }
+        _ => {
+            let t = Instant::now();
+            let new = c.add_member()?;
+            wait_caught_up(c, new)?;
+            let took = t.elapsed();
+            let rss = memory(c.pids()[new], "VmRSS");
+            note.push_str(&format!("{label} new member's RSS: {} MiB; ", rss >> 20));
+            Ok(took)
+        }
+    }
 }
 
 /// Waits until member `i` answers with a leader and a serializable read.
@@ -424,14 +441,7 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn table(
-    rows: &[(String, [Vec<Measure>; 2])],
-    after_loads: &[[u64; 2]],
-    peaks: &[[u64; 2]],
-    timed: &[Timed],
-    rounds: usize,
-    took: Duration,
-) -> String {
+fn workload_table(rows: &[(String, [Vec<Measure>; 2])], rounds: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -465,25 +475,40 @@ fn table(
             mean(cairn, |m| m.cpu_secs),
         );
     }
-    if !timed.is_empty() {
+    out
+}
+
+fn big_store_table(timed: &[Timed]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nBig store, once per server (seconds; cairn/etcd is etcd's time over cairn's, so above 1 is faster):\n"
+    );
+    let _ = writeln!(out, "| step | etcd s | cairn s | cairn/etcd | notes |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
+    let secs = |r: &Result<Duration, String>| match r {
+        Ok(d) => format!("{:.2}", d.as_secs_f64()),
+        Err(e) => format!("failed: {e}"),
+    };
+    for t in timed {
+        let ratio = match (&t.cairn, &t.etcd) {
+            (Ok(c), Ok(e)) => format!("{:.2}×", e.as_secs_f64() / c.as_secs_f64().max(1e-9)),
+            _ => "—".into(),
+        };
         let _ = writeln!(
             out,
-            "\nBig store, once per server (seconds; cairn/etcd is etcd's time over cairn's, so above 1 is faster):\n"
+            "| {} | {} | {} | {ratio} | {} |",
+            t.name,
+            secs(&t.etcd),
+            secs(&t.cairn),
+            t.note
         );
-        let _ = writeln!(out, "| step | etcd s | cairn s | cairn/etcd | notes |");
-        let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
-        for t in timed {
-            let _ = writeln!(
-                out,
-                "| {} | {:.2} | {:.2} | {:.2}× | {} |",
-                t.name,
-                t.etcd.as_secs_f64(),
-                t.cairn.as_secs_f64(),
-                t.etcd.as_secs_f64() / t.cairn.as_secs_f64().max(1e-9),
-                t.note
-            );
-        }
     }
+    out
+}
+
+fn memory_table(after_loads: &[[u64; 2]], peaks: &[[u64; 2]], took: Duration) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\nMembers' memory (MiB): resident after the workloads above the big store, and peak over the whole run:\n"
