@@ -98,6 +98,25 @@ async fn all_serve(cluster: &Cluster, key: &str, value: &str) {
     }
 }
 
+/// A Txn `depth` levels deep sent to member `i` gets etcd's error for a
+/// txn over its ops budget.
+async fn assert_refused(cluster: &Cluster, i: usize, depth: usize) {
+    let refused = kv(cluster, i)
+        .await
+        .txn(nested(depth, "/too-deep"))
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::InvalidArgument,
+        "depth {depth}"
+    );
+    assert_eq!(
+        refused.message(),
+        "etcdserver: too many operations in txn request"
+    );
+}
+
 async fn nested_txns_apply_everywhere(kind: Server) {
     let mut cluster = Cluster::start(kind, 3).await;
     for (depth, member) in [(50, 0), (ETCD_DEEPEST, 1)] {
@@ -113,16 +132,8 @@ async fn nested_txns_apply_everywhere(kind: Server) {
         all_serve(&cluster, &key, &format!("depth {depth}")).await;
     }
 
-    let refused = kv(&cluster, 2)
-        .await
-        .txn(nested(ETCD_DEEPEST + 1, "/nested/too-deep"))
-        .await
-        .expect_err("one level deeper than the ops budget allows");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    assert_eq!(
-        refused.message(),
-        "etcdserver: too many operations in txn request"
-    );
+    // One level deeper than the ops budget allows.
+    assert_refused(&cluster, 2, ETCD_DEEPEST + 1).await;
 
     // Every member replays the nested entries from its own log.
     for i in 0..3 {
@@ -168,16 +179,7 @@ async fn deepest_txns() {
     assert_eq!(response_depth(&resp), MAX_TXN_DEPTH);
     all_serve(&cluster, "/deepest", &format!("depth {MAX_TXN_DEPTH}")).await;
 
-    let refused = kv(&cluster, 1)
-        .await
-        .txn(nested(MAX_TXN_DEPTH + 1, "/too-deep"))
-        .await
-        .expect_err("deeper than cairn's limit");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    assert_eq!(
-        refused.message(),
-        "etcdserver: too many operations in txn request"
-    );
+    assert_refused(&cluster, 1, MAX_TXN_DEPTH + 1).await;
     all_serve(&cluster, "/deepest", &format!("depth {MAX_TXN_DEPTH}")).await;
 }
 
