@@ -9,8 +9,8 @@ mod support;
 
 use std::time::Duration;
 
-use cairnctl::pb;
-use cairnctl::{Client, ClientConfig, WatchOptions};
+use cairn_client::pb;
+use cairn_client::{Client, ClientConfig, WatchOptions};
 use support::Server;
 use support::cluster::Cluster;
 

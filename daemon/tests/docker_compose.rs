@@ -442,7 +442,7 @@ fn compose_cluster_serves_survives_a_stopped_member_and_catches_up() {
 
 /// The runtime stage of deploy/Dockerfile (built from source where a
 /// registry is reachable) must be the one deploy/Dockerfile.local builds
-/// here, but for where the two binaries and the data dir come from.
+/// here, but for where the binaries and the data dir come from.
 #[test]
 fn both_dockerfiles_build_the_same_runtime_image() {
     let runtime = |file: &str| -> Vec<String> {

@@ -9,7 +9,7 @@
 //! reaches the tail and none before it counts twice. Browsing another
 //! prefix, or closing the browser, aborts that task and its watch.
 
-use cairnctl::{Client, WatchOptions, mvccpb, pb, prefix_end};
+use cairn_client::{Client, WatchOptions, mvccpb, pb, prefix_end};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 

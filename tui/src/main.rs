@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cairnctl::{Client, ClientConfig};
+use cairn_client::{Client, ClientConfig};
 use cairntop::app::{App, Effect, Event};
 use cairntop::browse::Browser;
 use cairntop::cli::Args;

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use cairnctl::pb::{self, AlarmType, alarm_request::AlarmAction};
-use cairnctl::{Client, Error};
+use cairn_client::pb::{self, AlarmType, alarm_request::AlarmAction};
+use cairn_client::{Client, Error};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 

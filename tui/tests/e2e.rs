@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cairnctl::{Client, ClientConfig};
+use cairn_client::{Client, ClientConfig};
 
 const NAMES: [&str; 3] = ["m1", "m2", "m3"];
 
@@ -232,7 +232,7 @@ fn cairntop_follows_a_leader_kill_and_counts_a_lease_down() {
             .block_on(async move {
                 let client = Client::new(ClientConfig::new(urls))?;
                 client
-                    .put(cairnctl::pb::PutRequest {
+                    .put(cairn_client::pb::PutRequest {
                         key: key.into(),
                         value: value.into(),
                         ..Default::default()

@@ -1,6 +1,6 @@
 //! The files under `man/` that are generated from the command lines' clap
 //! definitions, so that they never drift from the flags: a roff man page
-//! per binary and per cairnctl subcommand (clap_mangen), and bash, zsh and
+//! per binary and per cairnctl and cairnutl subcommand (clap_mangen), and bash, zsh and
 //! fish completions (clap_complete, the same scripts `cairnctl completion`
 //! prints).
 //!
@@ -33,8 +33,15 @@ pub fn repo_root() -> PathBuf {
 pub fn generate() -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     let tools = [
-        (cairn::config::command(), &["cairnctl", "cairntop"][..]),
-        (cairnctl::cli::command(), &["cairn", "cairntop"][..]),
+        (
+            cairn::config::command(),
+            &["cairnctl", "cairnutl", "cairntop"][..],
+        ),
+        (
+            cairnctl::cli::command(),
+            &["cairn", "cairnutl", "cairntop"][..],
+        ),
+        (cairnutl::command(), &["cairn", "cairnctl"][..]),
         (cairntop::cli::command(), &["cairn", "cairnctl"][..]),
     ];
     for (command, others) in tools {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use cairnctl::{mvccpb, pb};
+use cairn_client::{mvccpb, pb};
 
 use super::Outcome;
 use super::out::go_quote;

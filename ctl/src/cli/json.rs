@@ -7,8 +7,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use cairnctl::mvccpb;
-use cairnctl::pb;
+use cairn_client::mvccpb;
+use cairn_client::pb;
 
 /// A JSON object under construction.
 #[derive(Debug, Default)]

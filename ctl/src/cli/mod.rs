@@ -7,7 +7,6 @@
 //! one `Error: ...` line.
 
 pub mod commands;
-pub mod duration;
 pub mod fields;
 pub mod json;
 pub mod out;
@@ -16,7 +15,8 @@ pub mod table;
 use std::io::Write;
 use std::time::Duration;
 
-use cairnctl::{Client, ClientConfig, Credentials};
+use cairn_client::duration;
+use cairn_client::{Client, ClientConfig, Credentials};
 use clap::{ArgAction, Args, Parser};
 
 use commands::Command;
@@ -67,19 +67,19 @@ pub struct Global {
     pub endpoints: Vec<String>,
     /// dial timeout for client connections
     #[arg(long = "dial-timeout", global = true, env = "ETCDCTL_DIAL_TIMEOUT",
-          default_value = "2s", value_parser = duration::parse)]
+          default_value = "2s", value_parser = duration::parse_go_duration)]
     pub dial_timeout: Duration,
     /// timeout for short running command (excluding dial timeout)
     #[arg(long = "command-timeout", global = true, env = "ETCDCTL_COMMAND_TIMEOUT",
-          default_value = "5s", value_parser = duration::parse)]
+          default_value = "5s", value_parser = duration::parse_go_duration)]
     pub command_timeout: Duration,
     /// keepalive time for client connections
     #[arg(long = "keepalive-time", global = true, env = "ETCDCTL_KEEPALIVE_TIME",
-          default_value = "2s", value_parser = duration::parse)]
+          default_value = "2s", value_parser = duration::parse_go_duration)]
     pub keepalive_time: Duration,
     /// keepalive timeout for client connections
     #[arg(long = "keepalive-timeout", global = true, env = "ETCDCTL_KEEPALIVE_TIMEOUT",
-          default_value = "6s", value_parser = duration::parse)]
+          default_value = "6s", value_parser = duration::parse_go_duration)]
     pub keepalive_timeout: Duration,
     /// print byte strings as hex encoded strings
     #[arg(long, global = true, env = "ETCDCTL_HEX")]
@@ -155,6 +155,20 @@ pub enum Format {
     Protobuf,
 }
 
+impl Format {
+    /// The format `-w`/`--write-out` names, as etcdctl spells them.
+    pub fn named(name: &str) -> Option<Format> {
+        Some(match name {
+            "simple" => Format::Simple,
+            "json" => Format::Json,
+            "fields" => Format::Fields,
+            "table" => Format::Table,
+            "protobuf" => Format::Protobuf,
+            _ => return None,
+        })
+    }
+}
+
 /// Why a command failed, and etcdctl's exit code for it.
 #[derive(Debug)]
 pub enum Failure {
@@ -180,8 +194,8 @@ impl Failure {
     }
 }
 
-impl From<cairnctl::Error> for Failure {
-    fn from(e: cairnctl::Error) -> Failure {
+impl From<cairn_client::Error> for Failure {
+    fn from(e: cairn_client::Error) -> Failure {
         Failure::new(exit::ERROR, describe(&e))
     }
 }
@@ -190,7 +204,7 @@ impl From<cairnctl::Error> for Failure {
 /// errors (every message starting `etcdserver: `) into their bare message,
 /// and leaves any other gRPC status in gRPC's form, `rpc error: code = ...
 /// desc = ...`, with Go's names for the codes.
-pub fn describe(e: &cairnctl::Error) -> String {
+pub fn describe(e: &cairn_client::Error) -> String {
     let Some(status) = e.status() else {
         return e.to_string();
     };
@@ -262,14 +276,8 @@ impl Ctx {
     /// Resolves the global flags; fails on an unknown format or on flags
     /// that ask for TLS or a user (the seam exists, the server side not).
     pub fn new(global: Global, out: Box<dyn Write>) -> Result<Ctx, Failure> {
-        let format = match global.write_out.as_str() {
-            "simple" => Format::Simple,
-            "json" => Format::Json,
-            "fields" => Format::Fields,
-            "table" => Format::Table,
-            "protobuf" => Format::Protobuf,
-            _ => return Err(Failure::new(exit::BAD_FEATURE, "unsupported output format")),
-        };
+        let format = Format::named(&global.write_out)
+            .ok_or_else(|| Failure::new(exit::BAD_FEATURE, "unsupported output format"))?;
         Ok(Ctx {
             format,
             hex: global.hex,

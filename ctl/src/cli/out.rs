@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use cairnctl::mvccpb;
+use cairn_client::mvccpb;
 
 use super::Outcome;
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::duration::DurationError;
 use super::urls::{ClusterListError, UrlError};
+use cairn_client::duration::DurationError;
 
 /// Why one value cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

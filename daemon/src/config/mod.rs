@@ -27,7 +27,6 @@
 //! and its `ETCD_*` variable are both set; cairn lets the flag win.
 
 pub mod defaults;
-pub mod duration;
 mod error;
 mod file;
 mod flags;

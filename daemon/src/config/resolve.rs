@@ -12,11 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::defaults;
-use super::duration::parse_go_duration;
 use super::error::{ConfigError, ValueError};
 use super::flags::Flags;
 use super::ids;
 use super::urls::{self, ClusterMember, EtcdUrl, join_cluster, join_urls};
+use cairn_client::duration::parse_go_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterState {

@@ -26,20 +26,7 @@ use std::ops::Bound;
 
 type Bounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
-/// The `range_end` that selects every key starting with `prefix`: `prefix`
-/// with its last byte below 0xff incremented (and what follows it
-/// dropped); `[0]` (every key from `prefix` on) if there is none. Shared by
-/// the server's lock and election recipes and cairnctl's client.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
+pub use cairn_client::prefix_end;
 
 /// Which keys a request selects, decoded from etcd's `key` and `range_end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,13 +252,6 @@ fn kept(gens: &[Generation], at: i64) -> Option<Revision> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_end_is_the_next_prefix() {
-        assert_eq!(prefix_end(b"lock/"), b"lock0".to_vec());
-        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
-        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
-    }
 
     fn r(main: i64) -> Revision {
         Revision::new(main, 0)

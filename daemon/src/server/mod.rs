@@ -34,6 +34,7 @@ pub mod lock;
 pub mod maintenance;
 pub mod metrics;
 pub mod node;
+pub mod offline;
 pub mod read;
 pub mod recipes;
 pub mod restore;

@@ -500,6 +500,20 @@ impl Cluster {
         child.wait().expect("reap");
     }
 
+    /// Stops member `i` the way an operator does (SIGTERM) and waits until
+    /// it has exited, so its data dir is closed and complete.
+    pub async fn terminate(&mut self, i: usize) {
+        self.signal(i, "-TERM");
+        if let Err(e) = self.wait_exit(i, START_TIMEOUT).await {
+            panic!("member {i} did not stop on SIGTERM: {e}");
+        }
+    }
+
+    /// Member `i`'s data dir.
+    pub fn data_dir(&self, i: usize) -> &std::path::Path {
+        &self.members[i].data_dir
+    }
+
     /// Freezes member `i` with SIGSTOP.
     pub fn stop(&self, i: usize) {
         self.signal(i, "-STOP");

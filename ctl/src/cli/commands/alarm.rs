@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use cairnctl::pb;
-use cairnctl::pb::alarm_request::AlarmAction;
+use cairn_client::pb;
+use cairn_client::pb::alarm_request::AlarmAction;
 use clap::Subcommand;
 
 use super::endpoint::alarm_name;

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairnctl::pb;
-use cairnctl::{Client, Error};
+use cairn_client::pb;
+use cairn_client::{Client, Error};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use tokio::sync::Mutex;

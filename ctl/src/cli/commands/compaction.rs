@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use cairnctl::pb;
+use cairn_client::pb;
 
 use crate::cli::{Ctx, Failure, Outcome, exit, go_parse_int_error};
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use cairnctl::pb;
+use cairn_client::pb;
 use prost::Message;
 
 use super::get::key_range;

@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use cairnctl::WatchOptions;
-use cairnctl::client::concurrency::{self, Session};
+use cairn_client::WatchOptions;
+use cairn_client::concurrency::{self, Session};
 
 use super::get;
 use super::lock::Interrupt;
@@ -46,7 +46,7 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
         _ = stop.wait() => return Err(Failure::Quiet(exit::INTERRUPTED)),
     };
     let resp = client
-        .range(cairnctl::pb::RangeRequest {
+        .range(cairn_client::pb::RangeRequest {
             key,
             ..Default::default()
         })
@@ -64,7 +64,7 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
 }
 
 /// Prints the leader, then every change of leader or of its value.
-async fn observe(ctx: &mut Ctx, client: &cairnctl::Client, name: &str) -> Outcome {
+async fn observe(ctx: &mut Ctx, client: &cairn_client::Client, name: &str) -> Outcome {
     let prefix = format!("{name}/").into_bytes();
     let mut last: Option<(Vec<u8>, i64)> = None;
     loop {

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use clap::Subcommand;
 
-use crate::cli::duration::go_string;
 use crate::cli::json::{self, Obj, array};
 use crate::cli::out::{go_quote, human_bytes};
 use crate::cli::{Ctx, Failure, Format, Outcome, describe, exit, fields, table};
+use cairn_client::duration::go_string;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -80,7 +80,7 @@ async fn health(ctx: &mut Ctx, cluster: bool) -> Outcome {
             // A linearizable read goes through raft: it proves the member
             // is part of a working quorum, which is what healthy means.
             let read = client
-                .range(cairnctl::pb::RangeRequest {
+                .range(cairn_client::pb::RangeRequest {
                     key: b"health".to_vec(),
                     ..Default::default()
                 })
@@ -88,7 +88,10 @@ async fn health(ctx: &mut Ctx, cluster: bool) -> Outcome {
             let took = start.elapsed();
             let error = match read {
                 Err(e) if !describe(&e).contains("permission denied") => Some(describe(&e)),
-                _ => match client.alarm(cairnctl::pb::AlarmRequest::default()).await {
+                _ => match client
+                    .alarm(cairn_client::pb::AlarmRequest::default())
+                    .await
+                {
                     Ok(a) if !a.alarms.is_empty() => {
                         let names: Vec<String> = a
                             .alarms
@@ -183,7 +186,7 @@ async fn health(ctx: &mut Ctx, cluster: bool) -> Outcome {
 }
 
 /// An endpoint's status as etcdctl lists it (simple and table formats).
-fn status_row(ep: &str, s: &cairnctl::pb::StatusResponse) -> Vec<String> {
+fn status_row(ep: &str, s: &cairn_client::pb::StatusResponse) -> Vec<String> {
     let id = s.header.as_ref().map_or(0, |h| h.member_id);
     vec![
         ep.to_owned(),

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use cairnctl::pb;
-use cairnctl::pb::range_request::{SortOrder, SortTarget};
+use cairn_client::pb;
+use cairn_client::pb::range_request::{SortOrder, SortTarget};
 use prost::Message;
 
 use crate::cli::{Ctx, Failure, Format, Outcome, exit, fields, json, out};
@@ -44,7 +44,7 @@ pub struct Args {
     pub args: Vec<String>,
 }
 
-pub use cairnctl::prefix_end;
+pub use cairn_client::prefix_end;
 
 /// The key and range end for `key`, an optional end, `--prefix` and
 /// `--from-key` (shared by get, del and watch).

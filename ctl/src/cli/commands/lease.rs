@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use cairnctl::pb;
+use cairn_client::pb;
 use clap::Subcommand;
 
 use crate::cli::json::{Obj, array, b64, header, header_fields};
@@ -186,7 +186,7 @@ pub async fn run(c: Command, ctx: &mut Ctx) -> Outcome {
             while let Some(next) = stream.next().await {
                 match next {
                     Ok(r) => print_keep_alive(ctx, &r)?,
-                    Err(cairnctl::Error::LeaseNotFound) => break,
+                    Err(cairn_client::Error::LeaseNotFound) => break,
                     Err(e) => return Err(Failure::new(exit::BAD_CONNECTION, describe(&e))),
                 }
                 ctx.out.flush()?;

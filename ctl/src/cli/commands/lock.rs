@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use cairnctl::client::concurrency::{self, Session};
-use cairnctl::pb;
+use cairn_client::concurrency::{self, Session};
+use cairn_client::pb;
 
 use super::get;
 use crate::cli::{Ctx, Failure, Outcome, exit};

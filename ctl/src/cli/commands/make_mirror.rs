@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cairnctl::pb;
-use cairnctl::pb::request_op::Request;
-use cairnctl::{Client, WatchOptions};
+use cairn_client::pb;
+use cairn_client::pb::request_op::Request;
+use cairn_client::{Client, WatchOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::get::key_range;

@@ -171,7 +171,7 @@ pub async fn run(c: Command, ctx: &mut Ctx) -> Outcome {
 }
 
 /// A member as etcdctl lists it (simple and table formats).
-fn row(m: &cairnctl::pb::Member) -> Vec<String> {
+fn row(m: &cairn_client::pb::Member) -> Vec<String> {
     let status = if m.name.is_empty() {
         "unstarted"
     } else {
@@ -187,7 +187,7 @@ fn row(m: &cairnctl::pb::Member) -> Vec<String> {
     ]
 }
 
-fn done(ctx: &mut Ctx, h: Option<&cairnctl::pb::ResponseHeader>, what: &str) -> Outcome {
+fn done(ctx: &mut Ctx, h: Option<&cairn_client::pb::ResponseHeader>, what: &str) -> Outcome {
     if ctx.format == Format::Json {
         writeln!(ctx.out, "{}", Obj::new().obj("header", header(h)).finish())?;
     } else {

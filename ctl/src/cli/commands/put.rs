@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 
-use cairnctl::pb;
+use cairn_client::pb;
 use prost::Message;
 
 use crate::cli::{Ctx, Failure, Format, Outcome, fields, go_parse_int_error, json, out};

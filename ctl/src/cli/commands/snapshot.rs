@@ -2,8 +2,8 @@
 //! `FILE.part` so a broken stream never leaves a file that looks complete.
 //! Progress (bytes, rate, time left) goes to stderr, drawn only when stderr
 //! is a terminal. `snapshot status` reads etcd's bbolt files; `restore`
-//! builds a cairn data dir from a file saved from cairn (see the server's
-//! `server::restore`).
+//! is cairnutl's, which builds a cairn data dir from a file saved from
+//! cairn (see the server's `server::restore`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub async fn run(c: Command, ctx: &mut Ctx) -> Outcome {
     let args = match c {
         Command::Save { args } => args,
         Command::Status { args } => return status(ctx, &args),
-        Command::Restore { args } => return restore(&args),
+        Command::Restore { args } => return restore(ctx, &args),
     };
     let [path] = args.as_slice() else {
         return Err(Failure::bad_args("snapshot save expects one argument"));
@@ -97,79 +97,39 @@ pub async fn run(c: Command, ctx: &mut Ctx) -> Outcome {
     Ok(())
 }
 
-/// `snapshot restore FILE`'s flags: etcdutl's names and defaults (those
-/// of a new member's flags, which the server resolves).
-#[derive(clap::Parser, Debug)]
-#[command(no_binary_name = true)]
-struct RestoreArgs {
-    file: String,
-    #[arg(long)]
-    data_dir: Option<String>,
-    #[arg(long)]
-    wal_dir: Option<String>,
-    #[arg(long)]
-    name: Option<String>,
-    #[arg(long)]
-    initial_cluster: Option<String>,
-    #[arg(long)]
-    initial_cluster_token: Option<String>,
-    #[arg(long)]
-    initial_advertise_peer_urls: Option<String>,
-    #[arg(long)]
-    skip_hash_check: bool,
-}
-
-impl RestoreArgs {
-    /// The member flags `cairn` would be started with, so that the data
-    /// dir gets the same member and cluster ids it will compute.
-    fn member_flags(&self) -> Vec<String> {
-        let mut flags = vec!["cairn".to_string()];
-        let pairs = [
-            ("data-dir", &self.data_dir),
-            ("wal-dir", &self.wal_dir),
-            ("name", &self.name),
-            ("initial-cluster", &self.initial_cluster),
-            ("initial-cluster-token", &self.initial_cluster_token),
-            (
-                "initial-advertise-peer-urls",
-                &self.initial_advertise_peer_urls,
-            ),
-        ];
-        for (flag, value) in pairs {
-            if let Some(v) = value {
-                flags.push(format!("--{flag}={v}"));
-            }
-        }
-        flags
+/// `snapshot restore FILE ...`: offline work on a data dir, which is
+/// `cairnutl`'s (etcdctl 3.5 likewise hands it to etcdutl's code). Says
+/// what etcdctl says, then runs `cairnutl snapshot restore` with the same
+/// arguments: the one installed next to this binary, else the one on PATH.
+fn restore(ctx: &mut Ctx, args: &[String]) -> Outcome {
+    writeln!(
+        ctx.out,
+        "Deprecated: Use `etcdutl snapshot restore` instead.\n"
+    )?;
+    ctx.out.flush()?;
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("cairnutl"))
+        .filter(|path| path.is_file());
+    let program = beside.unwrap_or_else(|| "cairnutl".into());
+    let status = std::process::Command::new(&program)
+        .args(["snapshot", "restore"])
+        .args(args)
+        .status()
+        .map_err(|e| {
+            Failure::new(
+                exit::ERROR,
+                format!(
+                    "snapshot restore runs cairnutl, which could not be started ({e}): \
+                     install it next to cairnctl or on PATH"
+                ),
+            )
+        })?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(Failure::Quiet(code)),
+        None => Err(Failure::new(exit::ERROR, format!("cairnutl {status}"))),
     }
-}
-
-/// `snapshot restore FILE`: a new member's data dir holding the snapshot.
-fn restore(args: &[String]) -> Outcome {
-    use clap::Parser as _;
-    let args = RestoreArgs::try_parse_from(args)
-        .map_err(|e| Failure::bad_args(e.to_string().trim_end().to_string()))?;
-    if args.skip_hash_check {
-        return Err(Failure::new(
-            exit::BAD_FEATURE,
-            "--skip-hash-check is not supported: cairn restores files saved with `snapshot save`, \
-             which carry their checksum",
-        ));
-    }
-    let flags = cairn::config::Flags::try_parse_from(args.member_flags())
-        .map_err(|e| Failure::bad_args(e.to_string().trim_end().to_string()))?;
-    let cfg = cairn::config::load(&flags).map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
-    let restored = cairn::server::restore::restore_snapshot(std::path::Path::new(&args.file), &cfg)
-        .map_err(|e| Failure::new(exit::ERROR, format!("{e:#}")))?;
-    eprintln!(
-        "restored snapshot {} ({} entries) into {}: member {:x} of cluster {:x}",
-        args.file,
-        restored.entries,
-        cfg.data_dir.display(),
-        restored.member_id,
-        restored.cluster_id
-    );
-    Ok(())
 }
 
 /// `snapshot status FILE`: hash, revision, key count and size, in etcdctl's
@@ -183,12 +143,23 @@ fn status(ctx: &mut Ctx, args: &[String]) -> Outcome {
     eprintln!("Deprecated: Use `etcdutl snapshot status` instead.\n");
     let bytes =
         std::fs::read(path).map_err(|e| Failure::new(exit::ERROR, format!("open {path}: {e}")))?;
-    let s = cairnctl::snapshot_file::status(&bytes)
+    let s = crate::snapshot_file::status(&bytes)
         .map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
+    print_status(ctx.format, &mut ctx.out, &s)?;
+    Ok(())
+}
+
+/// Prints what `snapshot status` found in `format`, as etcdctl and
+/// etcdutl print it (`cairnutl snapshot status` uses this too).
+pub fn print_status(
+    format: crate::cli::Format,
+    out: &mut dyn Write,
+    s: &crate::snapshot_file::Status,
+) -> std::io::Result<()> {
     let size = crate::cli::out::human_bytes(s.total_size as i64);
-    match ctx.format {
+    match format {
         crate::cli::Format::Json => writeln!(
-            ctx.out,
+            out,
             "{}",
             crate::cli::json::Obj::new()
                 .num("hash", s.hash)
@@ -205,19 +176,15 @@ fn status(ctx: &mut Ctx, args: &[String]) -> Outcome {
                 size,
             ];
             let headers = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
-            write!(ctx.out, "{}", crate::cli::table::render(&headers, &[row]))?;
+            write!(out, "{}", crate::cli::table::render(&headers, &[row]))?;
         }
         crate::cli::Format::Fields => {
-            writeln!(ctx.out, "\"Hash\" : {}", s.hash)?;
-            writeln!(ctx.out, "\"Revision\" : {}", s.revision)?;
-            writeln!(ctx.out, "\"Keys\" : {}", s.total_key)?;
-            writeln!(ctx.out, "\"Size\" : {}", s.total_size)?;
+            writeln!(out, "\"Hash\" : {}", s.hash)?;
+            writeln!(out, "\"Revision\" : {}", s.revision)?;
+            writeln!(out, "\"Keys\" : {}", s.total_key)?;
+            writeln!(out, "\"Size\" : {}", s.total_size)?;
         }
-        _ => writeln!(
-            ctx.out,
-            "{:x}, {}, {}, {size}",
-            s.hash, s.revision, s.total_key
-        )?,
+        _ => writeln!(out, "{:x}, {}, {}, {size}", s.hash, s.revision, s.total_key)?,
     }
     Ok(())
 }

@@ -5,10 +5,10 @@
 
 use std::io::{BufRead, Write};
 
-use cairnctl::pb;
-use cairnctl::pb::compare::{CompareResult, CompareTarget, TargetUnion};
-use cairnctl::pb::request_op::Request;
-use cairnctl::pb::response_op::Response;
+use cairn_client::pb;
+use cairn_client::pb::compare::{CompareResult, CompareTarget, TargetUnion};
+use cairn_client::pb::request_op::Request;
+use cairn_client::pb::response_op::Response;
 use clap::Parser;
 use prost::Message;
 

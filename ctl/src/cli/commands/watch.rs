@@ -10,8 +10,8 @@
 
 use std::io::{BufRead, Write};
 
-use cairnctl::pb;
-use cairnctl::{WatchOptions, Watcher};
+use cairn_client::pb;
+use cairn_client::{WatchOptions, Watcher};
 use clap::Parser;
 
 use super::get::key_range;
@@ -172,7 +172,7 @@ fn run_exec(exec: &[String], resp: &pb::WatchResponse) -> Outcome {
 
 /// `watch -i`: each stdin line `watch [flags] KEY [END]` starts a watch;
 /// all their events print as they come.
-async fn interactive(ctx: &mut Ctx, client: cairnctl::Client) -> Outcome {
+async fn interactive(ctx: &mut Ctx, client: cairn_client::Client) -> Outcome {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<pb::WatchResponse>(64);
     let (lines_tx, mut lines_rx) = tokio::sync::mpsc::channel::<String>(8);
     std::thread::spawn(move || {

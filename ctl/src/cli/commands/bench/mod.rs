@@ -21,9 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairnctl::pb;
-use cairnctl::pb::request_op::Request;
-use cairnctl::{Client, Error};
+use cairn_client::pb;
+use cairn_client::pb::request_op::Request;
+use cairn_client::{Client, Error};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::Mutex;

@@ -27,7 +27,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairnctl::{Client, WatchOptions, WatchStream};
+use cairn_client::{Client, WatchOptions, WatchStream};
 use indicatif::ProgressBar;
 use tokio::sync::mpsc;
 

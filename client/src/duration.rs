@@ -1,7 +1,9 @@
 //! Durations written the way Go writes them (`1h30m`, `500ms`, `1.5h`),
-//! which is how etcd's duration flags and its auto-compaction retention are
-//! spelled. Negative durations parse in Go; no setting of ours means
-//! anything by one, so they are refused here.
+//! which is how etcd's and etcdctl's duration flags and the server's
+//! auto-compaction retention are spelled, and Go's way of printing one
+//! (`4.145699ms`), which etcdctl uses for `took` fields. Negative durations
+//! parse in Go; no setting of ours means anything by one, so they are
+//! refused here.
 
 use std::time::Duration;
 
@@ -90,6 +92,39 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
 }
 
+/// Formats like Go's `time.Duration.String()`.
+pub fn go_string(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_owned();
+    }
+    let trim = |v: String| {
+        if v.contains('.') {
+            v.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            v
+        }
+    };
+    if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        format!("{}µs", trim(format!("{:.3}", ns as f64 / 1e3)))
+    } else if ns < 1_000_000_000 {
+        format!("{}ms", trim(format!("{:.6}", ns as f64 / 1e6)))
+    } else {
+        let secs = d.as_secs_f64();
+        let h = (secs / 3600.0).floor();
+        let m = ((secs - h * 3600.0) / 60.0).floor();
+        let s = secs - h * 3600.0 - m * 60.0;
+        let s = trim(format!("{s:.9}"));
+        match (h as u64, m as u64) {
+            (0, 0) => format!("{s}s"),
+            (0, m) => format!("{m}m{s}s"),
+            (h, m) => format!("{h}h{m}m{s}s"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +160,13 @@ mod tests {
             parse_go_duration("99999999999999999999999h"),
             Err(DurationError::Overflow)
         );
+    }
+
+    #[test]
+    fn prints_like_go() {
+        assert_eq!(go_string(Duration::from_nanos(4_145_699)), "4.145699ms");
+        assert_eq!(go_string(Duration::from_micros(850)), "850µs");
+        assert_eq!(go_string(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_string(Duration::from_secs(90)), "1m30s");
     }
 }

@@ -1,13 +1,26 @@
-//! [`Client`]: unary calls over the balancer with the retry policy, and the
-//! entry points of the streaming parts ([`watch`], [`lease`]).
+//! The cairn client library, used by `cairnctl`, `cairntop` and the
+//! server's own tests: a client of etcd's v3 gRPC API that balances unary
+//! calls over several endpoints, retries the calls that are safe to repeat
+//! on another endpoint, and keeps watches and lease keep-alives alive
+//! across the loss of a member. It speaks to cairn and to etcd alike, and
+//! links nothing of the server.
 //!
-//! Every unary call goes through [`Client::unary`]: pick an endpoint, run
-//! the attempt, and on a failure the [`retry`] policy allows, mark the
-//! endpoint and try the next, until the command timeout. The timeout bounds
-//! the whole call, retries included, as etcdctl's `--command-timeout` does.
+//! [`Client`] is the entry point; [`ClientConfig`] says how to reach the
+//! cluster. Every call returns a typed [`Error`]; nothing here prints.
+//!
+//! Unary calls go through [`Client::unary`]: pick an endpoint, run the
+//! attempt, and on a failure the [`retry`] policy allows, mark the endpoint
+//! and try the next, until the command timeout. The timeout bounds the
+//! whole call, retries included, as etcdctl's `--command-timeout` does.
+//! The streaming parts start in [`watch`] and [`lease`]; [`concurrency`]
+//! holds the lock and election recipes.
+//!
+//! Two small pieces of etcd's conventions live here because client and
+//! server both need them: [`prefix_end`] and Go's [`duration`] syntax.
 
 pub mod concurrency;
 pub mod config;
+pub mod duration;
 pub mod endpoints;
 pub mod error;
 pub mod lease;
@@ -18,7 +31,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_proto::etcdserverpb as pb;
 use pb::cluster_client::ClusterClient;
 use pb::kv_client::KvClient;
 use pb::lease_client::LeaseClient;
@@ -26,14 +38,32 @@ use pb::maintenance_client::MaintenanceClient;
 use tokio::time::{Instant, sleep, timeout_at};
 use tonic::transport::Channel;
 
-use config::ClientConfig;
 use endpoints::Endpoints;
-use error::Error;
 use retry::{Policy, Verdict};
 
-/// The `range_end` selecting every key that starts with a prefix (the
-/// server's own definition).
-pub use cairn::mvcc::key_index::prefix_end;
+pub use config::{ClientConfig, Credentials};
+pub use error::Error;
+pub use lease::KeepAlive;
+pub use watch::{WatchOptions, WatchStream, Watcher};
+
+/// The gRPC messages the client sends and receives, re-exported so callers
+/// need not depend on `cairn-proto` themselves.
+pub use cairn_proto::{etcdserverpb as pb, mvccpb};
+
+/// The `range_end` that selects every key starting with `prefix`: `prefix`
+/// with its last byte below 0xff incremented (and what follows it
+/// dropped); `[0]` (every key from `prefix` on) if there is none. The
+/// server's recipes and key ranges use this same definition.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
 
 /// Pause before retrying on another endpoint, so a cluster electing a new
 /// leader is not hammered.
@@ -376,5 +406,17 @@ impl Client {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_is_the_next_prefix() {
+        assert_eq!(prefix_end(b"lock/"), b"lock0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
     }
 }
