@@ -1,7 +1,8 @@
 //! etcd's v3election service: Campaign, Proclaim, Leader, Observe, Resign.
 //!
-//! etcd's election recipe, so that etcdctl's client-side `elect`, other
-//! etcd clients and this service take part in the same elections: a
+//! etcd's election recipe (cairn_client's, run over the member's own
+//! calls), so that etcdctl's client-side `elect`, other etcd clients and
+//! this service take part in the same elections: a
 //! candidate writes `<name>/<lease id in hex>` with its value and lease;
 //! the oldest key under `<name>/` is the leader and its value the
 //! proclamation. A leader is named by its key and that key's create
@@ -13,8 +14,8 @@
 
 use std::pin::Pin;
 
-use cairn_proto::etcdserverpb::TxnRequest;
-use cairn_proto::etcdserverpb::{ResponseHeader, WatchCreateRequest};
+use cairn_client::concurrency::{self, RecipeKv, created_at, delete_op, put_op};
+use cairn_proto::etcdserverpb::{ResponseHeader, TxnRequest, WatchCreateRequest};
 use cairn_proto::mvccpb::KeyValue;
 use cairn_proto::mvccpb::event::EventType;
 use cairn_proto::v3electionpb::election_server::Election;
@@ -27,7 +28,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::recipes::{self, Recipes};
+use super::recipes::Recipes;
 
 /// etcd's messages (its server returns them as plain errors: code Unknown).
 const MISSING_LEADER_KEY: &str = "\"leader\" field must be provided";
@@ -54,8 +55,8 @@ impl ElectionService {
         let resp = self
             .recipes
             .txn(TxnRequest {
-                compare: vec![recipes::created_at(&leader.key, leader.rev)],
-                success: vec![recipes::put_op(&leader.key, value, leader.lease)],
+                compare: vec![created_at(&leader.key, leader.rev)],
+                success: vec![put_op(&leader.key, value, leader.lease)],
                 failure: vec![],
             })
             .await?;
@@ -70,8 +71,8 @@ impl ElectionService {
         let resp = self
             .recipes
             .txn(TxnRequest {
-                compare: vec![recipes::created_at(&leader.key, leader.rev)],
-                success: vec![recipes::delete_op(&leader.key)],
+                compare: vec![created_at(&leader.key, leader.rev)],
+                success: vec![delete_op(&leader.key)],
                 failure: vec![],
             })
             .await?;
@@ -115,39 +116,26 @@ impl Election for ElectionService {
         let req = request.into_inner();
         let lease = self.recipes.session_lease(req.lease).await?;
         let prefix = prefix(&req.name);
-        let key = recipes::session_key(&prefix, lease);
-        let resp = self
-            .recipes
-            .txn(TxnRequest {
-                compare: vec![recipes::created_at(&key, 0)],
-                success: vec![recipes::put_op(&key, req.value.clone(), lease)],
-                failure: vec![recipes::get_key_op(&key)],
-            })
-            .await?;
-        let mut leader = LeaderKey {
+        let claim = concurrency::claim(&self.recipes, &prefix, lease, &req.value).await?;
+        let leader = LeaderKey {
             name: req.name.clone(),
-            key: key.clone(),
-            rev: resp.header.map_or(0, |h| h.revision),
+            key: claim.key.clone(),
+            rev: claim.rev,
             lease,
         };
         let mut give_up = GiveUp {
             service: Some(self.clone()),
             leader: leader.clone(),
         };
-        if !resp.succeeded {
-            // This lease campaigned before: keep its place in line, with
-            // the new value.
-            let existing = recipes::range_at(&resp, 0).and_then(|r| r.kvs.first());
-            leader.rev = existing.map_or(0, |kv| kv.create_revision);
-            give_up.leader.rev = leader.rev;
-            if existing.is_some_and(|kv| kv.value != req.value) {
-                self.proclaim_as(&leader, req.value).await?;
-            }
+        if claim.existing.is_some_and(|kv| kv.value != req.value) {
+            // This lease campaigned before with another value: keep its
+            // place in line, with the new value.
+            self.proclaim_as(&leader, req.value).await?;
         }
-        self.recipes.wait_deletes(&prefix, leader.rev - 1).await?;
+        concurrency::wait_deletes(&self.recipes, &prefix, leader.rev - 1).await?;
         give_up.service = None;
         Ok(Response::new(CampaignResponse {
-            header: resp.header,
+            header: claim.header,
             leader: Some(leader),
         }))
     }
@@ -169,7 +157,10 @@ impl Election for ElectionService {
         request: Request<LeaderRequest>,
     ) -> Result<Response<LeaderResponse>, Status> {
         let prefix = prefix(&request.into_inner().name);
-        let resp = self.recipes.first_created(&prefix).await?;
+        let resp = self
+            .recipes
+            .range(concurrency::first_created(&prefix))
+            .await?;
         let kv = resp
             .kvs
             .into_iter()
@@ -219,7 +210,7 @@ async fn observe(
     tx: &mpsc::Sender<Result<LeaderResponse, Status>>,
 ) -> Result<(), Status> {
     loop {
-        let resp = recipes.first_created(prefix).await?;
+        let resp = recipes.range(concurrency::first_created(prefix)).await?;
         let at = resp.header.map_or(0, |h| h.revision);
         let (mut header, kv) = match resp.kvs.into_iter().next() {
             Some(kv) => (resp.header, kv),
@@ -281,7 +272,7 @@ async fn first_put(recipes: &Recipes, prefix: &[u8], from: i64) -> Result<(i64, 
     let mut watch = recipes
         .watch(WatchCreateRequest {
             key: prefix.to_vec(),
-            range_end: crate::mvcc::key_index::prefix_end(prefix),
+            range_end: cairn_client::prefix_end(prefix),
             start_revision: from,
             ..Default::default()
         })

@@ -1,7 +1,8 @@
 //! etcd's v3lock service: Lock and Unlock, a distributed mutex per name.
 //!
-//! The recipe is etcd's, so that holders using etcdctl's client-side
-//! `lock`, other etcd clients and this service exclude one another: a
+//! The recipe is etcd's (cairn_client's, run over the member's own calls),
+//! so that holders using etcdctl's client-side `lock`, other etcd clients
+//! and this service exclude one another: a
 //! waiter writes `<name>/<lease id in hex>` with its lease (unless that key
 //! exists already) and owns the lock once no key under `<name>/` is older
 //! than its own. It waits for the key just ahead of it to be deleted (by
@@ -10,16 +11,12 @@
 //! Must never: return a key as locked while an older key exists, or leave
 //! its key behind when the caller gives up waiting.
 
-use cairn_proto::etcdserverpb::TxnRequest;
+use cairn_client::concurrency::{self, RecipeKv, SESSION_EXPIRED};
 use cairn_proto::v3lockpb::lock_server::Lock;
 use cairn_proto::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResponse};
 use tonic::{Request, Response, Status};
 
-use super::recipes::{self, Recipes};
-
-/// etcd's message when the holder's key vanished while it waited (its
-/// lease ended).
-const SESSION_EXPIRED: &str = "mutex: session is expired";
+use super::recipes::Recipes;
 
 #[derive(Debug, Clone)]
 pub struct LockService {
@@ -63,42 +60,20 @@ impl Lock for LockService {
         let lease = self.recipes.session_lease(req.lease).await?;
         let mut prefix = req.name;
         prefix.push(b'/');
-        let key = recipes::session_key(&prefix, lease);
-        let resp = self
-            .recipes
-            .txn(TxnRequest {
-                compare: vec![recipes::created_at(&key, 0)],
-                success: vec![
-                    recipes::put_op(&key, Vec::new(), lease),
-                    recipes::first_created_op(&prefix),
-                ],
-                failure: vec![
-                    recipes::get_key_op(&key),
-                    recipes::first_created_op(&prefix),
-                ],
-            })
-            .await?;
-        let mine = if resp.succeeded {
-            resp.header.map_or(0, |h| h.revision)
-        } else {
-            recipes::range_at(&resp, 0)
-                .and_then(|r| r.kvs.first())
-                .map_or(0, |kv| kv.create_revision)
-        };
-        let owner = recipes::range_at(&resp, 1).and_then(|r| r.kvs.first());
-        if owner.is_none_or(|kv| kv.create_revision == mine) {
+        let claim = concurrency::claim(&self.recipes, &prefix, lease, b"").await?;
+        if claim.is_first() {
             return Ok(Response::new(LockResponse {
-                header: resp.header,
-                key,
+                header: claim.header,
+                key: claim.key,
             }));
         }
         let give_up = GiveUp {
             recipes: Some(self.recipes.clone()),
-            key: key.clone(),
+            key: claim.key.clone(),
         };
-        let waited = self.recipes.wait_deletes(&prefix, mine - 1).await;
+        let waited = concurrency::wait_deletes(&self.recipes, &prefix, claim.rev - 1).await;
         let checked = match waited {
-            Ok(()) => self.recipes.range(get_key(&key)).await,
+            Ok(_) => self.recipes.range(get_key(&claim.key)).await,
             Err(e) => Err(e),
         };
         let held = checked?;
@@ -108,7 +83,7 @@ impl Lock for LockService {
         }
         Ok(Response::new(LockResponse {
             header: held.header,
-            key,
+            key: claim.key,
         }))
     }
 
