@@ -1,11 +1,13 @@
 //! The `cairn` binary: glue only. It parses and resolves the configuration
 //! (`cairn::config`), sets up logging and the tokio runtime, runs the server
-//! (`cairn::server`) and stops it cleanly on SIGINT or SIGTERM.
+//! (`cairn::server`) and stops it cleanly on SIGINT or SIGTERM, or when the
+//! member stops on its own (removed from the cluster: exit 0; its raft
+//! thread failed: the error, exit 1).
 
 use std::process::ExitCode;
 
 use cairn::config::{self, Flags, LogLevel};
-use cairn::server::Server;
+use cairn::server::{Server, Stopped};
 
 /// The etcd API version cairn speaks.
 const ETCD_API_VERSION: &str = "3.5";
@@ -90,9 +92,18 @@ fn run(flags: &Flags) -> anyhow::Result<()> {
         .thread_stack_size(cairn::server::THREAD_STACK_BYTES)
         .build()?;
     runtime.block_on(async {
-        let server = Server::start(&server_config).await?;
-        wait_for_signal().await?;
-        tracing::info!("shutting down");
+        let mut server = Server::start(&server_config).await?;
+        tokio::select! {
+            signalled = wait_for_signal() => {
+                signalled?;
+                tracing::info!("shutting down");
+            }
+            why = server.stopped() => match why {
+                Stopped::Removed => tracing::info!("removed from the cluster; shutting down"),
+                // shutdown() returns the raft thread's error.
+                Stopped::Failed | Stopped::Shutdown => {}
+            },
+        }
         server.shutdown().await
     })
 }

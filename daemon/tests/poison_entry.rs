@@ -7,6 +7,10 @@
 //! Every member applies it as a no-op, says so in its log, keeps serving,
 //! and the stores stay equal; the members restart over it as well. The
 //! write that carried it is not acknowledged.
+//!
+//! The other side: a member whose raft thread fails (here its disk refuses
+//! the log, through `raft::persist-fails`) must not keep answering. It
+//! stops, exits 1 and says why on one line; the others go on.
 
 mod support;
 
@@ -79,4 +83,40 @@ async fn an_undecodable_entry_is_skipped_by_every_member() {
     cluster
         .assert_hashes_agree_at(rev, Duration::from_secs(20))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_persist_stops_with_its_cause() {
+    let mut cluster = Cluster::start(Server::Cairn, 3).await;
+    put(&cluster, 0, "/before").await.expect("a put before");
+    cluster.kill(2);
+    cluster.set_env(
+        2,
+        vec![(
+            "FAILPOINTS".to_owned(),
+            "raft::persist-fails=return".to_owned(),
+        )],
+    );
+    let restarted = cluster.try_restart(2, Duration::from_secs(5)).await;
+    assert!(restarted.is_err(), "a member that cannot persist came back");
+    let status = cluster
+        .wait_exit(2, Duration::from_secs(20))
+        .await
+        .expect("the failing member exits");
+    assert_eq!(status, "exit status: 1");
+    let log = cluster.log(2);
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("cairn: ") && last.contains("raft::persist-fails"),
+        "the last line names the cause: {last}"
+    );
+    // The others go on (after electing a leader, if it was the one).
+    let mut last = Err(String::new());
+    for _ in 0..10 {
+        last = put(&cluster, 0, "/after").await;
+        if last.is_ok() {
+            break;
+        }
+    }
+    last.expect("the others go on");
 }

@@ -97,14 +97,36 @@ const INPUT_QUEUE: usize = 16 * 1024;
 /// so the size check can answer with etcd's own error.
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
+/// How long shutdown waits for the listeners and background tasks to
+/// finish on their own (a client's open watch stream keeps a listener's
+/// graceful shutdown waiting) before it cancels them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// A running member.
 #[derive(Debug)]
 pub struct Server {
     shared: Arc<Shared>,
     transport: Arc<Transport>,
     raft_thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    /// The listeners and background loops, joined at shutdown.
+    tasks: tokio::task::JoinSet<()>,
     stop: watch::Sender<bool>,
+    /// Set once by the raft thread when it ends.
+    stopped: watch::Receiver<Option<Stopped>>,
     client_addrs: Vec<SocketAddr>,
+}
+
+/// Why a member stopped on its own (see [`Server::stopped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Asked to, by [`Server::shutdown`].
+    Shutdown,
+    /// Removed from the cluster: etcd exits cleanly then, and a supervisor
+    /// must not restart it into a cluster that no longer knows it.
+    Removed,
+    /// The raft thread failed (it could not persist or apply): the member
+    /// must stop answering clients; [`Server::shutdown`] returns the error.
+    Failed,
 }
 
 impl Outbox for Transport {
@@ -405,24 +427,21 @@ impl Server {
                 election_timeout: cfg.election_timeout,
             },
         );
+        let (stopped_tx, stopped) = watch::channel(None);
         let raft_thread = std::thread::Builder::new()
             .name("raft".into())
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
                 let result = node_loop.run();
-                match &result {
+                let why = match &result {
                     Err(e) => {
-                        tracing::error!(error = format!("{e:#}"), "raft thread stopped; exiting");
-                        // A member that cannot persist or apply must not
-                        // keep answering clients.
-                        std::process::exit(1);
+                        tracing::error!(error = format!("{e:#}"), "raft thread stopped");
+                        Stopped::Failed
                     }
-                    // Removed from the cluster: etcd exits cleanly then,
-                    // and a supervisor must not restart it into a cluster
-                    // that no longer knows it.
-                    Ok(Ended::Removed) => std::process::exit(0),
-                    Ok(Ended::Shutdown) => {}
-                }
+                    Ok(Ended::Removed) => Stopped::Removed,
+                    Ok(Ended::Shutdown) => Stopped::Shutdown,
+                };
+                let _ = stopped_tx.send(Some(why));
                 result.map(|_| ())
             })
             .context("spawning the raft thread")?;
@@ -438,13 +457,14 @@ impl Server {
             },
         );
         let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
         for url in &cfg.listen_peer_urls {
             let listener = bind(url, "peers").await?;
             // The Cluster service on the peer port too: a joining member
             // knows only peer URLs, and learns the cluster from them.
             let routes = tonic::service::Routes::new(transport.service())
                 .add_service(ClusterServer::new(membership.clone()));
-            tokio::spawn(serve(listener, routes, false, stop_rx.clone()));
+            tasks.spawn(serve(listener, routes, false, stop_rx.clone()));
             tracing::info!(url = %url, "serving peer traffic");
         }
         let mut client_addrs = Vec::new();
@@ -452,7 +472,7 @@ impl Server {
             let listener = bind(url, "clients").await?;
             client_addrs.push(listener.local_addr()?);
             let routes = client_routes(&shared, &reads, &fsync, &membership);
-            tokio::spawn(serve(listener, routes, true, stop_rx.clone()));
+            tasks.spawn(serve(listener, routes, true, stop_rx.clone()));
             tracing::info!(url = %url, "serving client requests");
         }
         for url in &cfg.listen_metrics_urls {
@@ -463,32 +483,32 @@ impl Server {
                 fsync: Arc::clone(&fsync),
             });
             let routes = tonic::service::Routes::from(router);
-            tokio::spawn(serve(listener, routes, true, stop_rx.clone()));
+            tasks.spawn(serve(listener, routes, true, stop_rx.clone()));
         }
         let advertised: Vec<String> = cfg
             .advertise_client_urls
             .iter()
             .map(ToString::to_string)
             .collect();
-        tokio::spawn(lease::expiry_loop(Arc::clone(&shared), stop_rx.clone()));
+        tasks.spawn(lease::expiry_loop(Arc::clone(&shared), stop_rx.clone()));
         if cfg.experimental_enable_lease_checkpoint {
-            tokio::spawn(lease::checkpoint_loop(
+            tasks.spawn(lease::checkpoint_loop(
                 Arc::clone(&shared),
                 cfg.experimental_lease_checkpoint_interval,
                 stop_rx.clone(),
             ));
         }
-        tokio::spawn(corruption::corruption_check_loop(
+        tasks.spawn(corruption::corruption_check_loop(
             Arc::clone(&shared),
             cfg.experimental_corrupt_check_time,
             stop_rx.clone(),
         ));
-        tokio::spawn(compactor::compactor_loop(
+        tasks.spawn(compactor::compactor_loop(
             Arc::clone(&shared),
             cfg.auto_compaction,
             stop_rx.clone(),
         ));
-        tokio::spawn(publish_attributes(
+        tasks.spawn(publish_attributes(
             Arc::clone(&shared),
             cfg.name.clone(),
             advertised,
@@ -504,7 +524,9 @@ impl Server {
             shared,
             transport,
             raft_thread: Some(raft_thread),
+            tasks,
             stop,
+            stopped,
             client_addrs,
         })
     }
@@ -518,19 +540,44 @@ impl Server {
         &self.shared
     }
 
-    /// Stops serving, stops the raft thread and makes the store durable.
+    /// Resolves when the member stops on its own: removed from the
+    /// cluster, or its raft thread failed. The caller then shuts it down.
+    pub async fn stopped(&mut self) -> Stopped {
+        match self.stopped.wait_for(Option::is_some).await {
+            Ok(why) => why.clone().unwrap_or(Stopped::Failed),
+            // The raft thread is gone without a word: it panicked.
+            Err(_) => Stopped::Failed,
+        }
+    }
+
+    /// Stops serving, stops the raft thread and makes the store durable;
+    /// joins every task the member started. The raft thread's error, if
+    /// it failed.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         // The transport first: graceful shutdown of the peer listener
         // would otherwise wait for the peers' open streams.
         self.transport.shutdown();
         let _ = self.stop.send(true);
         let _ = self.shared.send_input(Input::Shutdown);
-        if let Some(t) = self.raft_thread.take() {
-            tokio::task::spawn_blocking(move || t.join())
+        let raft = match self.raft_thread.take() {
+            Some(t) => tokio::task::spawn_blocking(move || t.join())
                 .await?
-                .map_err(|_| anyhow::anyhow!("the raft thread panicked"))??;
+                .map_err(|_| anyhow::anyhow!("the raft thread panicked"))
+                .and_then(|ended| ended),
+            None => Ok(()),
+        };
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::debug!(
+                left = self.tasks.len(),
+                "cancelling tasks still busy after the shutdown grace"
+            );
+            self.tasks.shutdown().await;
         }
-        Ok(())
+        raft
     }
 }
 

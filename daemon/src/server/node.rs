@@ -320,6 +320,11 @@ impl NodeLoop {
             }
             let started = Instant::now();
             fail::fail_point!("raft::before-persist");
+            // A disk that refuses writes: the raft thread fails, and the
+            // member must stop (tests/poison_entry.rs).
+            fail::fail_point!("raft::persist-fails", |_| Err(anyhow::anyhow!(
+                "persisting raft state: the raft::persist-fails fail point"
+            )));
             self.node
                 .store_mut()
                 .persist(
