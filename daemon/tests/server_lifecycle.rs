@@ -2,38 +2,32 @@
 //! and restart from its data dir, clean shutdown on SIGTERM, and refusing a
 //! data dir that belongs to another cluster.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_proto::etcdserverpb::kv_client::KvClient;
 use cairn_proto::etcdserverpb::{PutRequest, RangeRequest};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::ports::{self, PortClaim};
 
 struct Member {
-    client: u16,
-    peer: u16,
+    client: PortClaim,
+    peer: PortClaim,
 }
 
 impl Member {
     fn new() -> Member {
         Member {
-            client: free_port(),
-            peer: free_port(),
+            client: ports::claim(),
+            peer: ports::claim(),
         }
     }
 
     fn command(&self, dir: &Path, token: &str) -> Command {
-        let client = format!("http://127.0.0.1:{}", self.client);
-        let peer = format!("http://127.0.0.1:{}", self.peer);
+        let client = format!("http://127.0.0.1:{}", self.client.port);
+        let peer = format!("http://127.0.0.1:{}", self.peer.port);
         let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
         c.env_clear()
             .args(["--name", "solo", "--data-dir"])
@@ -59,7 +53,7 @@ impl Member {
     async fn client(&self) -> KvClient<tonic::transport::Channel> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let url = format!("http://127.0.0.1:{}", self.client);
+            let url = format!("http://127.0.0.1:{}", self.client.port);
             if let Ok(c) = KvClient::connect(url).await {
                 return c;
             }
@@ -175,7 +169,7 @@ async fn sigterm_stops_cleanly_and_another_clusters_data_dir_is_refused() {
 fn a_taken_port_is_reported_with_its_cause() {
     let dir = tempfile::tempdir().unwrap();
     let m = Member::new();
-    let _taken = TcpListener::bind(("127.0.0.1", m.peer)).unwrap();
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", m.peer.port)).unwrap();
     let out = m.command(dir.path(), "taken").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -183,7 +177,7 @@ fn a_taken_port_is_reported_with_its_cause() {
     assert!(
         last.starts_with(&format!(
             "cairn: listening for peers on http://127.0.0.1:{}: ",
-            m.peer
+            m.peer.port
         )) && last.to_lowercase().contains("address already in use"),
         "{err}"
     );

@@ -7,7 +7,11 @@
 //! (`scripts/install-test-deps` installs it). It fails, rather than skips,
 //! when either is missing.
 
-use std::net::TcpListener;
+// The one port allocator of the process-level tests (the daemon's test
+// support), so this cluster never gets a port another test has claimed.
+#[path = "../../daemon/tests/support/ports.rs"]
+mod ports;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,17 +20,11 @@ use cairn_client::{Client, ClientConfig};
 
 const NAMES: [&str; 3] = ["m1", "m2", "m3"];
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
 /// The members and the tmux session; everything is killed on drop, also
 /// when an assertion fails.
 struct Rig {
     _dir: tempfile::TempDir,
+    _ports: Vec<ports::PortClaim>,
     members: Vec<Option<Child>>,
     client_urls: Vec<String>,
     session: String,
@@ -54,7 +52,8 @@ impl Rig {
             cairn.display()
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<(u16, u16)> = NAMES.iter().map(|_| (free_port(), free_port())).collect();
+        let claims: Vec<ports::PortClaim> = (0..2 * NAMES.len()).map(|_| ports::claim()).collect();
+        let ports: Vec<(u16, u16)> = claims.chunks(2).map(|c| (c[0].port, c[1].port)).collect();
         let initial: Vec<String> = NAMES
             .iter()
             .zip(&ports)
@@ -107,6 +106,7 @@ impl Rig {
         assert!(ok.success(), "tmux new-session failed");
         Rig {
             _dir: dir,
+            _ports: claims,
             members,
             client_urls,
             session,
