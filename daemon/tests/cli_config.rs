@@ -93,9 +93,9 @@ fn other_refusals_are_one_line_too() {
         r#"this member's name "foo" is missing from --initial-cluster "bar=http://localhost:2380""#,
     );
     assert_refused(
-        &["--cert-file", "server.pem"],
+        &["--peer-cert-file", "peer.pem"],
         &[],
-        "TLS is not supported yet (--cert-file=server.pem); cairn refuses to serve plaintext instead",
+        "TLS is not supported yet (--peer-cert-file=peer.pem); cairn refuses to serve plaintext instead",
     );
     assert_refused(
         &["--enable-v2"],

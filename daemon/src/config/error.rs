@@ -58,6 +58,12 @@ pub enum ConfigError {
     UnsupportedLogger(String),
     #[error("TLS is not supported yet ({setting}); cairn refuses to serve plaintext instead")]
     TlsNotSupported { setting: String },
+    #[error(
+        "TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
+    )]
+    ClientCertMissing { url: String },
+    #[error("--client-cert-auth needs --trusted-ca-file, the CA that signs client certificates")]
+    ClientCertAuthWithoutCa,
     #[error("this member's name {name:?} is missing from --initial-cluster {initial_cluster:?}")]
     NameNotInInitialCluster {
         name: String,

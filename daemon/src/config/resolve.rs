@@ -54,8 +54,9 @@ pub enum LogLevel {
     Fatal,
 }
 
-/// TLS settings for one side (clients or peers). Accepted and kept; serving
-/// TLS is not built yet, so resolution refuses any that would turn it on.
+/// TLS settings for one side (clients or peers). The client side is served
+/// on `https://` listen URLs; resolution refuses peer TLS and auto-TLS,
+/// which are not built yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
@@ -387,13 +388,29 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
             .find(|u| u.scheme().is_tls())
             .map(|u| format!("--{flag}={u}"))
     };
-    if let Some(setting) = first_tls_setting("", &client_tls)
+    // Client TLS is served; peer TLS and self-signed certificates are not
+    // built yet, and are refused rather than served in plain text.
+    if let Some(setting) = client_tls
+        .auto_tls
+        .then(|| "--auto-tls".to_owned())
         .or_else(|| first_tls_setting("peer-", &peer_tls))
-        .or_else(|| tls_url("listen-client-urls", &listen_client_urls))
         .or_else(|| tls_url("listen-peer-urls", &listen_peer_urls))
-        .or_else(|| tls_url("listen-metrics-urls", &listen_metrics_urls))
     {
         return Err(ConfigError::TlsNotSupported { setting });
+    }
+    let https = listen_client_urls
+        .iter()
+        .chain(&listen_metrics_urls)
+        .find(|u| u.scheme().is_tls());
+    if let Some(url) = https
+        && (client_tls.cert_file.is_none() || client_tls.key_file.is_none())
+    {
+        return Err(ConfigError::ClientCertMissing {
+            url: url.to_string(),
+        });
+    }
+    if client_tls.client_cert_auth && client_tls.trusted_ca_file.is_none() {
+        return Err(ConfigError::ClientCertAuthWithoutCa);
     }
 
     let data_dir = flags

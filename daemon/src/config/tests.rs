@@ -618,18 +618,30 @@ fn enable_v2_is_accepted_but_must_be_false() {
 }
 
 #[test]
-fn any_tls_setting_is_refused_until_tls_is_served() {
+fn client_tls_is_accepted_and_peer_tls_refused_until_served() {
+    let cfg = config(&[
+        "--cert-file=server.pem",
+        "--key-file=server-key.pem",
+        "--trusted-ca-file=ca.pem",
+        "--client-cert-auth",
+        "--listen-client-urls=https://127.0.0.1:2379,http://127.0.0.1:22379",
+        "--advertise-client-urls=https://127.0.0.1:2379",
+    ]);
     assert_eq!(
-        error(&["--cert-file=server.pem"]),
-        "TLS is not supported yet (--cert-file=server.pem); cairn refuses to serve plaintext instead"
+        cfg.client_tls.cert_file.as_deref(),
+        Some(std::path::Path::new("server.pem"))
     );
+    assert!(cfg.client_tls.client_cert_auth);
+    assert_eq!(
+        error(&[
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--advertise-client-urls=https://127.0.0.1:2379",
+        ]),
+        "TLS key/cert (--cert-file, --key-file) must be provided for client url \
+         https://127.0.0.1:2379 with HTTPS scheme"
+    );
+    assert!(error(&["--client-cert-auth"]).contains("needs --trusted-ca-file"));
     for (args, setting) in [
-        (&["--key-file=k.pem"][..], "--key-file=k.pem"),
-        (
-            &["--trusted-ca-file=ca.pem"][..],
-            "--trusted-ca-file=ca.pem",
-        ),
-        (&["--client-cert-auth"][..], "--client-cert-auth"),
         (&["--auto-tls"][..], "--auto-tls"),
         (&["--peer-cert-file=p.pem"][..], "--peer-cert-file=p.pem"),
         (&["--peer-key-file=p.pem"][..], "--peer-key-file=p.pem"),

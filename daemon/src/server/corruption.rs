@@ -61,7 +61,7 @@ async fn check_once(shared: &Arc<Shared>, channels: &MemberChannels) -> anyhow::
         (store.hash_kv(rev)?, store.members()?)
     };
     for m in members.iter().filter(|m| m.id != shared.member_id) {
-        let Some(url) = m.client_ur_ls.first() else {
+        let Some(url) = super::forward::member_url(&m.client_ur_ls) else {
             continue;
         };
         let channel = channels.to(url, Duration::from_secs(2))?;

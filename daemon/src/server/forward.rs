@@ -44,6 +44,17 @@ impl MemberChannels {
     }
 }
 
+/// The client URL another member calls: a plain `http://` one when the
+/// member advertises one, since these channels speak no TLS yet (moving
+/// member-to-member calls onto the peer transport is issue 17's next step).
+pub fn member_url(client_urls: &[String]) -> Option<&str> {
+    client_urls
+        .iter()
+        .find(|u| u.starts_with("http://"))
+        .or_else(|| client_urls.first())
+        .map(String::as_str)
+}
+
 /// Channels to leaders, by client URL.
 #[derive(Debug, Default)]
 pub struct LeaderChannels {
@@ -64,7 +75,7 @@ impl LeaderChannels {
             .map_err(|e| store_status(&e))?
             .into_iter()
             .find(|m| m.id == leader)
-            .and_then(|m| m.client_ur_ls.into_iter().next())
+            .and_then(|m| member_url(&m.client_ur_ls).map(str::to_owned))
             .ok_or_else(|| Status::from(EtcdError::NoLeader))?;
         self.channels
             .to(&url, Duration::from_secs(1))

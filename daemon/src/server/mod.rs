@@ -39,6 +39,7 @@ pub mod read;
 pub mod recipes;
 pub mod restore;
 pub mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -59,6 +60,7 @@ use cairn_proto::v3lockpb::lock_server::LockServer;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{ClusterState, ServerConfig};
@@ -464,15 +466,19 @@ impl Server {
             // knows only peer URLs, and learns the cluster from them.
             let routes = tonic::service::Routes::new(transport.service())
                 .add_service(ClusterServer::new(membership.clone()));
-            tasks.spawn(serve(listener, routes, false, stop_rx.clone()));
+            tasks.spawn(serve_peers(listener, routes, stop_rx.clone()));
             tracing::info!(url = %url, "serving peer traffic");
         }
+        let client_tls = tls::client_acceptor(&cfg.client_tls)?;
+        let tls_for = |url: &crate::config::urls::EtcdUrl| {
+            client_tls.clone().filter(|_| url.scheme().is_tls())
+        };
         let mut client_addrs = Vec::new();
         for url in &cfg.listen_client_urls {
             let listener = bind(url, "clients").await?;
             client_addrs.push(listener.local_addr()?);
             let routes = client_routes(&shared, &reads, &fsync, &membership);
-            tasks.spawn(serve(listener, routes, true, stop_rx.clone()));
+            tasks.spawn(serve(listener, routes, tls_for(url), stop_rx.clone()));
             tracing::info!(url = %url, "serving client requests");
         }
         for url in &cfg.listen_metrics_urls {
@@ -483,7 +489,7 @@ impl Server {
                 fsync: Arc::clone(&fsync),
             });
             let routes = tonic::service::Routes::from(router);
-            tasks.spawn(serve(listener, routes, true, stop_rx.clone()));
+            tasks.spawn(serve(listener, routes, tls_for(url), stop_rx.clone()));
         }
         let advertised: Vec<String> = cfg
             .advertise_client_urls
@@ -656,26 +662,63 @@ async fn learner_gate(
     next.run(request).await
 }
 
-/// Serves `routes` on `listener` until `stop`; HTTP/1 too when `http1`
-/// (the client and metrics ports, for /health and friends).
+/// The peer port: gRPC only, no TLS yet.
+async fn serve_peers(
+    listener: TcpListener,
+    routes: tonic::service::Routes,
+    stop: watch::Receiver<bool>,
+) {
+    serve_with(listener, routes, false, stop).await;
+}
+
+/// Serves a client or metrics port until `stop`: gRPC and HTTP/1 (for
+/// /health and friends), under TLS for an `https://` URL.
 async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
+    tls: Option<TlsAcceptor>,
+    stop: watch::Receiver<bool>,
+) {
+    let Some(acceptor) = tls else {
+        return serve_with(listener, routes, true, stop).await;
+    };
+    let accepted =
+        tokio_stream::wrappers::ReceiverStream::new(tls::accept(listener, acceptor, stop.clone()));
+    let result = server_builder(true)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(accepted, stopped(stop))
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "a listener stopped");
+    }
+}
+
+/// tonic's server as every port runs it.
+fn server_builder(http1: bool) -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .accept_http1(http1)
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Serves `routes` in plain text on `listener` until `stop`.
+async fn serve_with(
+    listener: TcpListener,
+    routes: tonic::service::Routes,
     http1: bool,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     // The builder's tcp_nodelay applies only to sockets tonic binds
     // itself; these come from our listener, so the incoming stream sets
     // it. Without it Nagle's algorithm and the client's delayed ACK held
     // every small response about 40 ms.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
-        .accept_http1(http1)
-        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+    let result = server_builder(http1)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
+        .serve_with_incoming_shutdown(incoming, stopped(stop))
         .await;
     if let Err(e) = result {
         tracing::error!(error = %e, "a listener stopped");

@@ -16,6 +16,7 @@
 
 pub mod cluster;
 pub mod normalize;
+pub mod pki;
 pub mod ports;
 
 use std::io::Write;

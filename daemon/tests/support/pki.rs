@@ -1,0 +1,110 @@
+//! Certificates made by the tests themselves (rcgen), written as PEM files
+//! into a temp dir, valid for a day: two unrelated CAs, a server
+//! certificate for 127.0.0.1 and localhost, and client certificates (CN
+//! `root`) from each CA.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+
+/// A certificate and its key, as files.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The files of one test PKI.
+#[derive(Debug)]
+pub struct Pki {
+    _dir: tempfile::TempDir,
+    /// The CA that signed `server` and `client`.
+    pub ca: PathBuf,
+    pub server: Pair,
+    pub client: Pair,
+    /// A client certificate from another CA.
+    pub stranger: Pair,
+}
+
+fn params(cn: &str, sans: &[&str]) -> CertificateParams {
+    let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .expect("certificate parameters");
+    p.distinguished_name.push(DnType::CommonName, cn);
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::days(1);
+    p
+}
+
+fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut p = params(cn, &[]);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(p, KeyPair::generate().expect("CA key")).expect("CA certificate")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write a PEM file");
+    path
+}
+
+fn leaf(
+    dir: &Path,
+    name: &str,
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+    cn: &str,
+    sans: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+) -> Pair {
+    let mut p = params(cn, sans);
+    p.extended_key_usages = vec![usage];
+    let key = KeyPair::generate().expect("leaf key");
+    let cert = p.signed_by(&key, issuer).expect("leaf certificate");
+    Pair {
+        cert: write(dir, &format!("{name}.pem"), &cert.pem()),
+        key: write(dir, &format!("{name}-key.pem"), &key.serialize_pem()),
+    }
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ours = ca("cairn test CA");
+        let theirs = ca("another CA");
+        let server = leaf(
+            dir.path(),
+            "server",
+            &ours,
+            "server",
+            &["127.0.0.1", "localhost"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let client = leaf(
+            dir.path(),
+            "client",
+            &ours,
+            "root",
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        let stranger = leaf(
+            dir.path(),
+            "stranger",
+            &theirs,
+            "root",
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        Pki {
+            ca: write(dir.path(), "ca.pem", &ours.pem()),
+            server,
+            client,
+            stranger,
+            _dir: dir,
+        }
+    }
+}

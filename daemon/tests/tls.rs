@@ -1,0 +1,234 @@
+//! TLS on the client port, the same steps against etcd 3.5.1 and cairn
+//! with etcdctl 3.5.1 as the client: a member serving `https://` with
+//! `--cert-file`/`--key-file` answers a client that trusts its CA, and
+//! refuses (promptly, never hanging) a plain-text client and one that does
+//! not trust it; with `--client-cert-auth` it also refuses a client with
+//! no certificate or one from another CA. Which commands succeed, and
+//! their output, must be the same for both servers.
+//!
+//! Also cairn only: a key that does not match its certificate, or a
+//! missing file, stops start-up with one line naming the file.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::pki::Pki;
+use support::ports::{self, PortClaim};
+use support::{Ctl, Server};
+
+/// One member serving clients on https only.
+struct Member {
+    child: Child,
+    client: PortClaim,
+    _peer: PortClaim,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Member {
+    fn start(server: Server, pki: &Pki, extra: &[String]) -> Member {
+        let (client, peer) = (ports::claim(), ports::claim());
+        let dir = tempfile::tempdir().unwrap();
+        let client_url = format!("https://127.0.0.1:{}", client.port);
+        let peer_url = format!("http://127.0.0.1:{}", peer.port);
+        let child = Command::new(server.binary())
+            .arg("--name=solo")
+            .arg(format!("--data-dir={}", dir.path().join("data").display()))
+            .arg(format!("--listen-client-urls={client_url}"))
+            .arg(format!("--advertise-client-urls={client_url}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster=solo={peer_url}"))
+            .arg(format!("--cert-file={}", pki.server.cert.display()))
+            .arg(format!("--key-file={}", pki.server.key.display()))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        Member {
+            child,
+            client,
+            _peer: peer,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.client.port)
+    }
+}
+
+/// etcdctl 3.5.1 against `endpoint` with `tls` flags; whether it
+/// succeeded, and its stdout. It must finish well within its timeouts.
+fn etcdctl(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
+    let started = Instant::now();
+    let out = Command::new(Ctl::V3_5.binary())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoint}"))
+        .args(["--dial-timeout=2s", "--command-timeout=3s"])
+        .args(tls)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run etcdctl");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "etcdctl {args:?} hung for {:?}",
+        started.elapsed()
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// GET `url` over HTTP/1.1 (ALPN `http/1.1` only, as HTTP/1.1 clients
+/// offer), trusting `ca`, presenting `client` if given; the body, or
+/// `None` if the request failed.
+fn https_get(
+    url: &str,
+    ca: &std::path::Path,
+    client: Option<&support::pki::Pair>,
+) -> Option<String> {
+    let cert = client.map_or(String::new(), |p| {
+        format!("ctx.load_cert_chain({:?}, {:?})", p.cert, p.key)
+    });
+    let script = format!(
+        "import ssl, urllib.request\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         ctx.set_alpn_protocols(['http/1.1'])\n\
+         {cert}\n\
+         print(urllib.request.urlopen({url:?}, context=ctx, timeout=5).read().decode(), end='')\n"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("run python3");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn flag(name: &str, path: &std::path::Path) -> String {
+    format!("--{name}={}", path.display())
+}
+
+/// Waits until the member answers a client with the right credentials.
+fn wait_healthy(m: &Member, tls: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !etcdctl(&m.url("https"), tls, &["endpoint", "health"]).0 {
+        assert!(Instant::now() < deadline, "never healthy over TLS");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The steps, and what each gave: `(step, succeeded, stdout)`.
+fn transcript(server: Server, pki: &Pki, client_cert_auth: bool) -> Vec<(String, bool, String)> {
+    let extra = if client_cert_auth {
+        vec![
+            flag("trusted-ca-file", &pki.ca),
+            "--client-cert-auth".to_owned(),
+        ]
+    } else {
+        Vec::new()
+    };
+    let m = Member::start(server, pki, &extra);
+    let trusting = vec![flag("cacert", &pki.ca)];
+    let mut with_cert = trusting.clone();
+    with_cert.push(flag("cert", &pki.client.cert));
+    with_cert.push(flag("key", &pki.client.key));
+    let mut stranger = trusting.clone();
+    stranger.push(flag("cert", &pki.stranger.cert));
+    stranger.push(flag("key", &pki.stranger.key));
+    let good = if client_cert_auth {
+        with_cert.clone()
+    } else {
+        trusting.clone()
+    };
+    wait_healthy(&m, &good);
+
+    let https = m.url("https");
+    let mut steps = Vec::new();
+    let mut step = |name: &str, endpoint: &str, tls: &[String], args: &[&str]| {
+        let (ok, out) = etcdctl(endpoint, tls, args);
+        steps.push((name.to_owned(), ok, out));
+    };
+    step("put", &https, &good, &["put", "/k", "v"]);
+    step("get", &https, &good, &["get", "/k"]);
+    step("plain text", &m.url("http"), &[], &["get", "/k"]);
+    step("untrusted server", &https, &[], &["get", "/k"]);
+    step("no client certificate", &https, &trusting, &["get", "/k"]);
+    step("another CA's client", &https, &stranger, &["get", "/k"]);
+    let client = client_cert_auth.then_some(&pki.client);
+    let health = https_get(&format!("{https}/health"), &pki.ca, client);
+    steps.push((
+        "/health over HTTP/1.1".to_owned(),
+        health.is_some(),
+        health.unwrap_or_default(),
+    ));
+    steps
+}
+
+#[test]
+fn server_tls_answers_trusting_clients_and_refuses_the_rest_as_etcd_does() {
+    let pki = Pki::new();
+    let etcd = transcript(Server::Etcd, &pki, false);
+    let cairn = transcript(Server::Cairn, &pki, false);
+    assert_eq!(cairn, etcd);
+    // Not vacuous: the trusting client got through.
+    assert_eq!(etcd[1], ("get".to_owned(), true, "/k\nv\n".to_owned()));
+    assert!(!etcd[2].1 && !etcd[3].1, "{etcd:?}");
+    assert!(etcd[6].1, "{etcd:?}");
+}
+
+#[test]
+fn client_cert_auth_refuses_clients_without_a_certificate_of_the_ca() {
+    let pki = Pki::new();
+    let etcd = transcript(Server::Etcd, &pki, true);
+    let cairn = transcript(Server::Cairn, &pki, true);
+    assert_eq!(cairn, etcd);
+    assert!(etcd[1].1, "{etcd:?}");
+    assert!(!etcd[4].1 && !etcd[5].1, "{etcd:?}");
+}
+
+#[test]
+fn bad_certificate_files_stop_start_up_with_one_line() {
+    let pki = Pki::new();
+    for (cert, key, names) in [
+        (&pki.server.cert, &pki.client.key, "client-key.pem"),
+        (
+            &pki.server.cert,
+            &pki.server.cert.with_file_name("missing-key.pem"),
+            "missing-key.pem",
+        ),
+    ] {
+        let (client, peer) = (ports::claim(), ports::claim());
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("https://127.0.0.1:{}", client.port);
+        let out = Command::new(Server::Cairn.binary())
+            .arg(format!("--data-dir={}", dir.path().display()))
+            .arg(format!("--listen-client-urls={url}"))
+            .arg(format!("--advertise-client-urls={url}"))
+            .arg(format!("--listen-peer-urls=http://127.0.0.1:{}", peer.port))
+            .arg(flag("cert-file", cert))
+            .arg(flag("key-file", key))
+            .output()
+            .expect("run cairn");
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("cairn: ") && last.contains(names),
+            "{stderr}"
+        );
+    }
+}
