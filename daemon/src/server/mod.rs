@@ -682,26 +682,9 @@ async fn serve(
     let Some(acceptor) = tls else {
         return serve_with(listener, routes, true, stop).await;
     };
-    let accepted =
-        tokio_stream::wrappers::ReceiverStream::new(tls::accept(listener, acceptor, stop.clone()));
-    let result = server_builder(true)
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(accepted, stopped(stop))
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "a listener stopped");
-    }
-}
-
-/// tonic's server as every port runs it.
-fn server_builder(http1: bool) -> tonic::transport::Server {
-    tonic::transport::Server::builder()
-        .accept_http1(http1)
-        .http2_keepalive_interval(Some(Duration::from_secs(10)))
-}
-
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
+    let accepted = tls::accept(listener, acceptor, stop.clone());
+    let accepted = tokio_stream::wrappers::ReceiverStream::new(accepted);
+    run(accepted, routes, true, stop).await;
 }
 
 /// Serves `routes` in plain text on `listener` until `stop`.
@@ -716,9 +699,32 @@ async fn serve_with(
     // it. Without it Nagle's algorithm and the client's delayed ACK held
     // every small response about 40 ms.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = server_builder(http1)
+    run(incoming, routes, http1, stop).await;
+}
+
+/// Runs tonic's server, as every port runs it, over `incoming` connections
+/// (plain TCP or established TLS) until `stop`.
+async fn run<IO, IE>(
+    incoming: impl tokio_stream::Stream<Item = Result<IO, IE>>,
+    routes: tonic::service::Routes,
+    http1: bool,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let result = tonic::transport::Server::builder()
+        .accept_http1(http1)
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, stopped(stop))
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
         .await;
     if let Err(e) = result {
         tracing::error!(error = %e, "a listener stopped");
