@@ -14,8 +14,9 @@ pub enum Credentials {
     /// Plain HTTP/2, no user: what cairn serves today.
     #[default]
     Insecure,
-    /// TLS with these PEM files. Not wired yet: connecting fails with
-    /// [`crate::Error::Unsupported`].
+    /// TLS: trust the CA in `ca` (else the system's roots), present the
+    /// client certificate `cert` with `key` if given. `skip_verify` is not
+    /// supported yet ([`crate::Error::Unsupported`]).
     Tls {
         ca: Option<String>,
         cert: Option<String>,
@@ -45,6 +46,11 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Whether the client speaks TLS.
+    pub fn tls(&self) -> bool {
+        matches!(self.credentials, Credentials::Tls { .. })
+    }
+
     /// etcdctl's defaults for `endpoints`.
     pub fn new(endpoints: Vec<String>) -> ClientConfig {
         ClientConfig {

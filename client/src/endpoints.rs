@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::config::{ClientConfig, Credentials};
 use super::error::Error;
@@ -62,9 +62,12 @@ impl Endpoints {
         if config.endpoints.is_empty() {
             return Err(Error::NoEndpoints);
         }
-        match config.credentials {
+        match &config.credentials {
             Credentials::Insecure => {}
-            Credentials::Tls { .. } => return Err(Error::Unsupported("TLS")),
+            Credentials::Tls {
+                skip_verify: true, ..
+            } => return Err(Error::Unsupported("--insecure-skip-tls-verify")),
+            Credentials::Tls { .. } => {}
             Credentials::User { .. } => return Err(Error::Unsupported("user authentication")),
         }
         let members = config
@@ -106,7 +109,7 @@ impl Endpoints {
     /// its endpoints, else a new one (`--cluster` reaches members the
     /// flags did not name).
     pub fn channel_for(&self, url: &str) -> Result<Channel, Error> {
-        let wanted = normalize(url)?;
+        let wanted = normalize(url, self.config.tls())?;
         let inner = self.inner.lock().expect("endpoints lock");
         if let Some(m) = inner.members.iter().find(|m| m.url == wanted) {
             return Ok(m.channel.clone());
@@ -162,7 +165,7 @@ impl Endpoints {
         let mut old = std::mem::take(&mut inner.members);
         let mut members = Vec::new();
         for url in urls {
-            let url = normalize(url)?;
+            let url = normalize(url, self.config.tls())?;
             match old.iter().position(|m| m.url == url) {
                 Some(i) => members.push(old.swap_remove(i)),
                 None => members.push(connect(&self.config, &url)?),
@@ -174,8 +177,10 @@ impl Endpoints {
     }
 }
 
-/// `host:port` → `http://host:port`; URLs with a scheme are kept.
-pub fn normalize(endpoint: &str) -> Result<String, Error> {
+/// `host:port` → `http://host:port`, or `https://host:port` when the
+/// client speaks TLS (as etcdctl dials a bare endpoint); URLs with a
+/// scheme are kept.
+pub fn normalize(endpoint: &str, tls: bool) -> Result<String, Error> {
     let e = endpoint.trim();
     if e.is_empty() {
         return Err(Error::InvalidEndpoint {
@@ -183,27 +188,52 @@ pub fn normalize(endpoint: &str) -> Result<String, Error> {
             reason: "empty".to_owned(),
         });
     }
-    if let Some(rest) = e.strip_prefix("https://") {
-        let _ = rest;
-        return Err(Error::Unsupported("TLS (https endpoints)"));
-    }
-    if e.starts_with("http://") {
+    if e.starts_with("http://") || e.starts_with("https://") {
         Ok(e.trim_end_matches('/').to_owned())
     } else if e.starts_with("unix://") || e.starts_with("unixs://") {
         Err(Error::Unsupported("unix socket endpoints"))
     } else {
-        Ok(format!("http://{}", e.trim_end_matches('/')))
+        let scheme = if tls { "https" } else { "http" };
+        Ok(format!("{scheme}://{}", e.trim_end_matches('/')))
     }
 }
 
+/// The TLS settings of `credentials` for tonic: the CA to trust (else the
+/// system's roots) and the client certificate to present.
+fn tls_config(credentials: &Credentials) -> Result<Option<ClientTlsConfig>, Error> {
+    let Credentials::Tls { ca, cert, key, .. } = credentials else {
+        return Ok(None);
+    };
+    let read =
+        |path: &str| std::fs::read(path).map_err(|e| Error::Tls(format!("open {path}: {e}")));
+    let mut tls = ClientTlsConfig::new();
+    tls = match ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca)?)),
+        None => tls.with_native_roots(),
+    };
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        (None, None) => {}
+        _ => return Err(Error::Tls("--cert and --key must be given together".into())),
+    }
+    Ok(Some(tls))
+}
+
 fn connect(config: &ClientConfig, endpoint: &str) -> Result<Member, Error> {
-    let url = normalize(endpoint)?;
+    let url = normalize(endpoint, config.tls())?;
     let invalid = |reason: String| Error::InvalidEndpoint {
         endpoint: endpoint.to_owned(),
         reason,
     };
-    let channel = Endpoint::from_shared(url.clone())
-        .map_err(|e| invalid(e.to_string()))?
+    let mut channel = Endpoint::from_shared(url.clone()).map_err(|e| invalid(e.to_string()))?;
+    if let Some(tls) = tls_config(&config.credentials)? {
+        channel = channel
+            .tls_config(tls)
+            .map_err(|e| Error::Tls(e.to_string()))?;
+    }
+    let channel = channel
         .connect_timeout(config.dial_timeout)
         .http2_keep_alive_interval(config.keepalive_time.max(MIN_KEEPALIVE_TIME))
         .keep_alive_timeout(config.keepalive_timeout)
@@ -247,15 +277,16 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_without_a_scheme_get_http() {
+    fn endpoints_without_a_scheme_get_http_or_https() {
         assert_eq!(
-            normalize("127.0.0.1:2379").unwrap(),
+            normalize("127.0.0.1:2379", false).unwrap(),
             "http://127.0.0.1:2379"
         );
-        assert_eq!(normalize("http://h:1/").unwrap(), "http://h:1");
-        assert!(matches!(
-            normalize("https://h:1"),
-            Err(Error::Unsupported(_))
-        ));
+        assert_eq!(
+            normalize("127.0.0.1:2379", true).unwrap(),
+            "https://127.0.0.1:2379"
+        );
+        assert_eq!(normalize("http://h:1/", true).unwrap(), "http://h:1");
+        assert_eq!(normalize("https://h:1", false).unwrap(), "https://h:1");
     }
 }

@@ -18,6 +18,9 @@ pub enum Error {
     /// (TLS, user authentication).
     #[error("{0} is not supported by cairnctl yet")]
     Unsupported(&'static str),
+    /// A TLS setting could not be used (a file, a certificate).
+    #[error("{0}")]
+    Tls(String),
     /// The server answered with an error status.
     #[error("{}", .0.message())]
     Server(tonic::Status),

@@ -4,7 +4,8 @@
 //! refuses (promptly, never hanging) a plain-text client and one that does
 //! not trust it; with `--client-cert-auth` it also refuses a client with
 //! no certificate or one from another CA. Which commands succeed, and
-//! their output, must be the same for both servers.
+//! their output, must be the same for both servers; cairnctl with the same
+//! flags reads what etcdctl reads.
 //!
 //! Also cairn only: a key that does not match its certificate, or a
 //! missing file, stops start-up with one line naming the file.
@@ -70,8 +71,12 @@ impl Member {
 /// etcdctl 3.5.1 against `endpoint` with `tls` flags; whether it
 /// succeeded, and its stdout. It must finish well within its timeouts.
 fn etcdctl(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
+    run_ctl(Ctl::V3_5, endpoint, tls, args)
+}
+
+fn run_ctl(ctl: Ctl, endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
     let started = Instant::now();
-    let out = Command::new(Ctl::V3_5.binary())
+    let out = Command::new(ctl.binary())
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={endpoint}"))
         .args(["--dial-timeout=2s", "--command-timeout=3s"])
@@ -168,6 +173,13 @@ fn transcript(server: Server, pki: &Pki, client_cert_auth: bool) -> Vec<(String,
     step("untrusted server", &https, &[], &["get", "/k"]);
     step("no client certificate", &https, &trusting, &["get", "/k"]);
     step("another CA's client", &https, &stranger, &["get", "/k"]);
+    for (name, tls) in [
+        ("cairnctl get", &good),
+        ("cairnctl, untrusting", &Vec::new()),
+    ] {
+        let (ok, out) = run_ctl(Ctl::Cairnctl, &https, tls, &["get", "/k"]);
+        steps.push((name.to_owned(), ok, out));
+    }
     let client = client_cert_auth.then_some(&pki.client);
     let health = https_get(&format!("{https}/health"), &pki.ca, client);
     steps.push((
@@ -187,7 +199,9 @@ fn server_tls_answers_trusting_clients_and_refuses_the_rest_as_etcd_does() {
     // Not vacuous: the trusting client got through.
     assert_eq!(etcd[1], ("get".to_owned(), true, "/k\nv\n".to_owned()));
     assert!(!etcd[2].1 && !etcd[3].1, "{etcd:?}");
-    assert!(etcd[6].1, "{etcd:?}");
+    assert!(etcd[6].1 && !etcd[7].1, "{etcd:?}");
+    assert_eq!(etcd[6].2, "/k\nv\n");
+    assert!(etcd[8].1, "{etcd:?}");
 }
 
 #[test]
@@ -198,6 +212,7 @@ fn client_cert_auth_refuses_clients_without_a_certificate_of_the_ca() {
     assert_eq!(cairn, etcd);
     assert!(etcd[1].1, "{etcd:?}");
     assert!(!etcd[4].1 && !etcd[5].1, "{etcd:?}");
+    assert!(etcd[6].1, "cairnctl with a client certificate: {etcd:?}");
 }
 
 #[test]
