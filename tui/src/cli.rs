@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use cairn_client::Credentials;
+use cairn_client::duration;
 use clap::Parser;
 
 /// A live terminal dashboard of a cairn (or etcd) cluster.
@@ -29,21 +31,41 @@ pub struct Args {
     #[arg(long = "command-timeout", env = "ETCDCTL_COMMAND_TIMEOUT",
           default_value = "1s", value_parser = parse_duration)]
     pub command_timeout: Duration,
+    /// verify certificates of TLS-enabled secure servers using this CA bundle
+    #[arg(long, env = "ETCDCTL_CACERT")]
+    pub cacert: Option<String>,
+    /// identify secure client using this TLS certificate file
+    #[arg(long, env = "ETCDCTL_CERT")]
+    pub cert: Option<String>,
+    /// identify secure client using this TLS key file
+    #[arg(long, env = "ETCDCTL_KEY")]
+    pub key: Option<String>,
 }
 
-/// `1s`, `500ms`, `2m`, or a bare number of seconds.
+impl Args {
+    /// The client's credentials: TLS when any TLS flag is given, as
+    /// etcdctl decides.
+    pub fn credentials(&self) -> Credentials {
+        if self.cacert.is_none() && self.cert.is_none() && self.key.is_none() {
+            return Credentials::Insecure;
+        }
+        Credentials::Tls {
+            ca: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            skip_verify: false,
+        }
+    }
+}
+
+/// A Go duration (`1s`, `500ms`, `2m`), as etcdctl's flags take, or a
+/// bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |at| s.split_at(at));
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("invalid duration {s:?}: unit must be ms, s or m")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|e| format!("invalid duration {s:?}: {e}"));
+    }
+    duration::parse_go_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
 /// The clap definition of the command line.
@@ -61,8 +83,9 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("1h").is_err());
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5d").is_err());
     }
 
     #[test]

@@ -32,6 +32,7 @@ async fn main() -> ExitCode {
     let mut config = ClientConfig::new(args.endpoints.clone());
     config.dial_timeout = args.dial_timeout;
     config.command_timeout = args.command_timeout;
+    config.credentials = args.credentials();
     let client = match Client::new(config) {
         Ok(c) => c,
         Err(e) => {
