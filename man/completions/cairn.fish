@@ -40,6 +40,7 @@ complete -c cairn -l experimental-enable-lease-checkpoint -d 'Persist lease rema
 complete -c cairn -l experimental-lease-checkpoint-interval -d 'How often the leader records leases\' remaining TTLs (a Go duration such as 5m). A cairn extension: etcd 3.5.1 fixes it at 5 minutes' -r
 complete -c cairn -l experimental-corrupt-check-time -d 'How often the leader compares its HashKV with every member\'s and raises CORRUPT on a mismatch (a Go duration; 0 turns the check off). etcd\'s default is 0; cairn\'s is on' -r
 complete -c cairn -l experimental-watch-progress-notify-interval -d 'Interval between watch progress notifications (a Go duration such as 10m)' -r
+complete -c cairn -l experimental-initial-corrupt-check -d 'Accepted for etcd compatibility; no effect: cairn does not compare hashes with its peers before serving (the periodic check, --experimental-corrupt-check-time, runs from start-up on)' -r
 complete -c cairn -l force-new-cluster -d 'Force a new one-member cluster from this member\'s data' -r
 complete -c cairn -l version -d 'Print the version and exit'
 complete -c cairn -l print-config -d 'cairn only: resolve the configuration (flags, ETCD_* variables or the config file), run the checks made before bootstrapping, print the result and exit without serving'

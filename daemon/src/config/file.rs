@@ -58,6 +58,7 @@ pub struct FileConfig {
     pub experimental_corrupt_check_time: Option<u64>,
     /// A Go duration in a file is an integer count of nanoseconds.
     pub experimental_watch_progress_notify_interval: Option<u64>,
+    pub experimental_initial_corrupt_check: Option<bool>,
     pub force_new_cluster: Option<bool>,
 }
 
@@ -187,6 +188,9 @@ impl FileConfig {
                     || defaults::WATCH_PROGRESS_NOTIFY_INTERVAL.to_owned(),
                     |nanos| format!("{nanos}ns"),
                 ),
+            experimental_initial_corrupt_check: self
+                .experimental_initial_corrupt_check
+                .unwrap_or(false),
             force_new_cluster: self.force_new_cluster.unwrap_or(false),
         }
     }

@@ -308,6 +308,12 @@ pub struct Flags {
     #[arg(long, env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL", value_name = "DURATION", default_value = defaults::WATCH_PROGRESS_NOTIFY_INTERVAL, help_heading = "Experimental")]
     pub experimental_watch_progress_notify_interval: String,
 
+    /// Accepted for etcd compatibility; no effect: cairn does not compare
+    /// hashes with its peers before serving (the periodic check,
+    /// --experimental-corrupt-check-time, runs from start-up on).
+    #[arg(long, env = "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Experimental")]
+    pub experimental_initial_corrupt_check: bool,
+
     /// Force a new one-member cluster from this member's data.
     #[arg(long, env = "ETCD_FORCE_NEW_CLUSTER", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Unsafe")]
     pub force_new_cluster: bool,

@@ -102,6 +102,8 @@ pub struct ServerConfig {
     /// `--experimental-corrupt-check-time`; zero: no periodic check.
     pub experimental_corrupt_check_time: Duration,
     pub experimental_watch_progress_notify_interval: Duration,
+    /// Accepted, no effect (see the flag's help).
+    pub experimental_initial_corrupt_check: bool,
     pub force_new_cluster: bool,
     pub client_tls: TlsConfig,
     pub peer_tls: TlsConfig,
@@ -448,6 +450,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         experimental_lease_checkpoint_interval: lease_checkpoint,
         experimental_corrupt_check_time: corrupt_check,
         experimental_watch_progress_notify_interval: watch_progress,
+        experimental_initial_corrupt_check: flags.experimental_initial_corrupt_check,
         force_new_cluster: flags.force_new_cluster,
         client_tls,
         peer_tls,

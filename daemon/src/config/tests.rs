@@ -191,7 +191,9 @@ fn logging_and_experimental_flags() {
         "--experimental-watch-progress-notify-interval=5s",
         "--force-new-cluster",
         "--enable-v2=false",
+        "--experimental-initial-corrupt-check",
     ]);
+    assert!(c.experimental_initial_corrupt_check);
     assert_eq!(c.log_level, LogLevel::Debug);
     assert_eq!(c.log_outputs, ["stderr", "/var/log/cairn.log"]);
     assert!(c.experimental_enable_lease_checkpoint);
@@ -684,6 +686,7 @@ pre-vote: false
 log-level: debug
 log-outputs: [stderr]
 experimental-watch-progress-notify-interval: 5000000000
+experimental-initial-corrupt-check: true
 client-transport-security:
   cert-file:
   client-cert-auth: false
@@ -717,6 +720,7 @@ fn config_file_keys_are_the_flag_names() {
     assert!(!c.pre_vote);
     assert_eq!(c.log_level, LogLevel::Debug);
     assert_eq!(c.log_outputs, ["stderr"]);
+    assert!(c.experimental_initial_corrupt_check);
     assert_eq!(
         c.experimental_watch_progress_notify_interval,
         Duration::from_secs(5)

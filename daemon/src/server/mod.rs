@@ -312,6 +312,12 @@ fn listen_addr(url: &crate::config::urls::EtcdUrl) -> anyhow::Result<SocketAddr>
 impl Server {
     /// Starts the member described by `cfg` on the current tokio runtime.
     pub async fn start(cfg: &ServerConfig) -> anyhow::Result<Server> {
+        if cfg.experimental_initial_corrupt_check {
+            tracing::warn!(
+                "--experimental-initial-corrupt-check has no effect in cairn: the periodic \
+                 corruption check (--experimental-corrupt-check-time) runs from start-up"
+            );
+        }
         let member_dir = cfg.data_dir.join("member");
         std::fs::create_dir_all(&member_dir)
             .with_context(|| format!("creating {}", member_dir.display()))?;
