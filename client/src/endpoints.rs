@@ -48,6 +48,8 @@ pub struct Picked {
 pub struct Endpoints {
     inner: Mutex<Inner>,
     config: ClientConfig,
+    /// The TLS settings every channel uses, its files read once.
+    tls: Option<ClientTlsConfig>,
 }
 
 #[derive(Debug)]
@@ -70,14 +72,16 @@ impl Endpoints {
             Credentials::Tls { .. } => {}
             Credentials::User { .. } => return Err(Error::Unsupported("user authentication")),
         }
+        let tls = tls_config(&config.credentials)?;
         let members = config
             .endpoints
             .iter()
-            .map(|e| connect(config, e))
+            .map(|e| connect(config, tls.as_ref(), e))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Endpoints {
             inner: Mutex::new(Inner { members, next: 0 }),
             config: config.clone(),
+            tls,
         })
     }
 
@@ -115,7 +119,7 @@ impl Endpoints {
             return Ok(m.channel.clone());
         }
         drop(inner);
-        Ok(connect(&self.config, url)?.channel)
+        Ok(connect(&self.config, self.tls.as_ref(), url)?.channel)
     }
 
     /// Records that an attempt on endpoint `index` failed as if the member
@@ -168,7 +172,7 @@ impl Endpoints {
             let url = normalize(url, self.config.tls())?;
             match old.iter().position(|m| m.url == url) {
                 Some(i) => members.push(old.swap_remove(i)),
-                None => members.push(connect(&self.config, &url)?),
+                None => members.push(connect(&self.config, self.tls.as_ref(), &url)?),
             }
         }
         inner.next %= members.len();
@@ -221,16 +225,20 @@ fn tls_config(credentials: &Credentials) -> Result<Option<ClientTlsConfig>, Erro
     Ok(Some(tls))
 }
 
-fn connect(config: &ClientConfig, endpoint: &str) -> Result<Member, Error> {
+fn connect(
+    config: &ClientConfig,
+    tls: Option<&ClientTlsConfig>,
+    endpoint: &str,
+) -> Result<Member, Error> {
     let url = normalize(endpoint, config.tls())?;
     let invalid = |reason: String| Error::InvalidEndpoint {
         endpoint: endpoint.to_owned(),
         reason,
     };
     let mut channel = Endpoint::from_shared(url.clone()).map_err(|e| invalid(e.to_string()))?;
-    if let Some(tls) = tls_config(&config.credentials)? {
+    if let Some(tls) = tls {
         channel = channel
-            .tls_config(tls)
+            .tls_config(tls.clone())
             .map_err(|e| Error::Tls(e.to_string()))?;
     }
     let channel = channel
