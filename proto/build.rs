@@ -15,6 +15,7 @@ const PROTO_FILES: &[&str] = &[
     "v3lockpb/v3lock.proto",
     "v3electionpb/v3election.proto",
     "cairn/peer/v1/peer.proto",
+    "cairn/peer/v1/member.proto",
     "cairn/internal/v1/request.proto",
     "cairn/internal/v1/views.proto",
 ];

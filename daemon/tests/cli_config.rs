@@ -93,9 +93,15 @@ fn other_refusals_are_one_line_too() {
         r#"this member's name "foo" is missing from --initial-cluster "bar=http://localhost:2380""#,
     );
     assert_refused(
-        &["--peer-cert-file", "peer.pem"],
+        &[
+            "--peer-cert-file",
+            "peer.pem",
+            "--listen-peer-urls",
+            "https://127.0.0.1:2380",
+        ],
         &[],
-        "TLS is not supported yet (--peer-cert-file=peer.pem); cairn refuses to serve plaintext instead",
+        "cannot listen on TLS for 127.0.0.1:2380: KeyFile and CertFile are not presented \
+         (--peer-cert-file, --peer-key-file)",
     );
     assert_refused(
         &["--enable-v2"],

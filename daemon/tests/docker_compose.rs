@@ -3,9 +3,10 @@
 //! `FROM scratch` image), deploy/docker-compose.yml starts three members
 //! configured by `ETCD_*` variables alone, and cairnctl on the host drives
 //! them through the published client ports: put, get, member list,
-//! endpoint status --cluster. The leader's container is stopped and writes
-//! go on; it is started again and catches up (the same HashKV on every
-//! member, the writes it missed readable from it).
+//! endpoint status --cluster, lease keep-alives sent to the followers
+//! (forwarded to the leader on the peer network). The leader's container
+//! is stopped and writes go on; it is started again and catches up (the
+//! same HashKV on every member, the writes it missed readable from it).
 //!
 //! Containers, network, volumes and the image tag are removed at the end,
 //! pass or fail; a run killed before that (a timeout) is swept up by the
@@ -361,6 +362,43 @@ fn compose_cluster_serves_survives_a_stopped_member_and_catches_up() {
     let leader = (1..=3)
         .find(|&i| *leaders[0] == format!("http://{}", project.endpoint(i)))
         .unwrap_or_else(|| panic!("leader {} is no member's endpoint", leaders[0]));
+
+    // Keep-alives sent to the followers reach the leader over the peer
+    // network: each member's client URL is the host's published port,
+    // which inside a container is the container itself, so a follower
+    // that forwarded to it would fail, and the lease would expire.
+    let followers: Vec<usize> = (1..=3).filter(|&i| i != leader).collect();
+    let granted = ctl_ok(&project.endpoint(leader), &["lease", "grant", "4"]);
+    let lease = granted
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no lease id in {granted:?}"))
+        .to_owned();
+    ctl_ok(
+        &project.endpoint(leader),
+        &["put", "--lease", &lease, "kept", "alive"],
+    );
+    let kept_from = Instant::now();
+    while kept_from.elapsed() < Duration::from_secs(10) {
+        for &f in &followers {
+            let renewed = ctl_ok(
+                &project.endpoint(f),
+                &["lease", "keep-alive", "--once", &lease],
+            );
+            assert!(renewed.contains("keepalived with TTL(4)"), "{renewed}");
+        }
+        sleep(Duration::from_secs(1));
+    }
+    let remaining = ctl_ok(
+        &project.endpoint(followers[0]),
+        &["lease", "timetolive", &lease],
+    );
+    assert!(remaining.contains("granted with TTL(4s)"), "{remaining}");
+    assert_eq!(
+        ctl_ok(&all, &["get", "--print-value-only", "kept"]),
+        "alive\n",
+        "the kept-alive lease's key"
+    );
 
     // The leader's container stops; the other two elect a leader and go
     // on taking writes.

@@ -24,7 +24,7 @@ struct Member {
     child: Child,
     client: PortClaim,
     _peer: PortClaim,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Member {
@@ -36,6 +36,16 @@ impl Drop for Member {
 
 impl Member {
     fn start(server: Server, pki: &Pki, extra: &[String]) -> Member {
+        let mut flags = vec![
+            flag("cert-file", &pki.server.cert),
+            flag("key-file", &pki.server.key),
+        ];
+        flags.extend_from_slice(extra);
+        Member::spawn(server, &flags)
+    }
+
+    /// A member serving https on its client URL, configured by `flags`.
+    fn spawn(server: Server, flags: &[String]) -> Member {
         let (client, peer) = (ports::claim(), ports::claim());
         let dir = tempfile::tempdir().unwrap();
         let client_url = format!("https://127.0.0.1:{}", client.port);
@@ -48,9 +58,7 @@ impl Member {
             .arg(format!("--listen-peer-urls={peer_url}"))
             .arg(format!("--initial-advertise-peer-urls={peer_url}"))
             .arg(format!("--initial-cluster=solo={peer_url}"))
-            .arg(format!("--cert-file={}", pki.server.cert.display()))
-            .arg(format!("--key-file={}", pki.server.key.display()))
-            .args(extra)
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -59,7 +67,7 @@ impl Member {
             child,
             client,
             _peer: peer,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -246,4 +254,35 @@ fn bad_certificate_files_stop_start_up_with_one_line() {
             "{stderr}"
         );
     }
+}
+
+/// `--auto-tls`: the member makes itself a certificate; etcdctl reaches it
+/// only when told not to verify it, from both servers alike, and cairn
+/// keeps the certificate in the data dir as etcd does.
+#[test]
+fn auto_tls_serves_a_self_signed_certificate_as_etcd_does() {
+    let run = |server: Server| {
+        let m = Member::spawn(server, &["--auto-tls".to_owned()]);
+        let skip = vec![
+            "--insecure-skip-tls-verify".to_owned(),
+            "--insecure-transport=false".to_owned(),
+        ];
+        wait_healthy(&m, &skip);
+        let steps = vec![
+            etcdctl(&m.url("https"), &skip, &["put", "/k", "v"]),
+            etcdctl(&m.url("https"), &skip, &["get", "/k"]),
+            etcdctl(&m.url("https"), &[], &["get", "/k"]),
+        ];
+        let fixtures = m.dir.path().join("data/fixtures/client");
+        (
+            steps,
+            fixtures.join("cert.pem").exists() && fixtures.join("key.pem").exists(),
+        )
+    };
+    let etcd = run(Server::Etcd);
+    let cairn = run(Server::Cairn);
+    assert_eq!(cairn, etcd);
+    assert_eq!(etcd.0[1], (true, "/k\nv\n".to_owned()), "not vacuous");
+    assert!(!etcd.0[2].0, "a verifying client is refused");
+    assert!(etcd.1, "etcd keeps its certificate in the data dir");
 }

@@ -80,17 +80,19 @@ generated!(
     "v3electionpb.rs"
 );
 
-generated!(
-    /// `cairn.peer.v1`: raft transport between the members of a cairn cluster.
-    peer,
-    "cairn.peer.v1.rs"
-);
-
-/// `cairn.internal.v1`: the request envelope stored in raft entries. It
-/// refers to etcd's messages, so it sits at the depth its package name
-/// implies (`cairn::internal::v1`) for the generated `super::` paths to
-/// reach [`etcdserverpb`]; [`internal`] is the short name.
+/// cairn's own packages. They refer to etcd's messages, so each sits at the
+/// depth its package name implies (`cairn::peer::v1`) for the generated
+/// `super::` paths to reach [`etcdserverpb`]; [`peer`] and [`internal`] are
+/// the short names.
 pub mod cairn {
+    /// See [`crate::peer`].
+    pub mod peer {
+        generated!(
+            /// See [`crate::peer`].
+            v1,
+            "cairn.peer.v1.rs"
+        );
+    }
     /// See [`crate::internal`].
     pub mod internal {
         generated!(
@@ -100,7 +102,12 @@ pub mod cairn {
         );
     }
 }
+/// `cairn.internal.v1`: the request envelope stored in raft entries.
 pub use cairn::internal::v1 as internal;
+/// `cairn.peer.v1`: what the members of a cairn cluster say to each other:
+/// raft messages and snapshots (`Peer`), and the calls that need a
+/// particular member (`Member`).
+pub use cairn::peer::v1 as peer;
 
 pub mod nesting;
 

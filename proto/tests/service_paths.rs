@@ -353,6 +353,28 @@ async fn clients_use_etcd_paths() {
         "/cairn.peer.v1.Peer/SendSnapshot"
     ));
 
+    let mut member = peer::member_client::MemberClient::new(rec.clone());
+    seen.insert(expect_path!(
+        rec,
+        member.lease_renew(pb::LeaseKeepAliveRequest::default()),
+        "/cairn.peer.v1.Member/LeaseRenew"
+    ));
+    seen.insert(expect_path!(
+        rec,
+        member.lease_time_to_live(pb::LeaseTimeToLiveRequest::default()),
+        "/cairn.peer.v1.Member/LeaseTimeToLive"
+    ));
+    seen.insert(expect_path!(
+        rec,
+        member.promote_learner(pb::MemberPromoteRequest::default()),
+        "/cairn.peer.v1.Member/PromoteLearner"
+    ));
+    seen.insert(expect_path!(
+        rec,
+        member.hash_kv(pb::HashKvRequest::default()),
+        "/cairn.peer.v1.Member/HashKV"
+    ));
+
     // The list above covers every RPC we define, no more and no fewer.
     let seen: BTreeSet<String> = seen.into_iter().map(str::to_owned).collect();
     assert_eq!(seen, all_paths_in_descriptors());
@@ -390,6 +412,10 @@ fn servers_carry_etcd_service_names() {
     assert_eq!(
         name_of::<peer::peer_server::PeerServer<()>>(),
         "cairn.peer.v1.Peer"
+    );
+    assert_eq!(
+        name_of::<peer::member_server::MemberServer<()>>(),
+        "cairn.peer.v1.Member"
     );
     assert_eq!(pb::kv_server::SERVICE_NAME, "etcdserverpb.KV");
 }

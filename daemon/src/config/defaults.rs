@@ -47,3 +47,6 @@ pub const BACKEND_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 pub const MAX_ELECTION_TIMEOUT_MS: u64 = 50_000;
 /// The election timeout must be at least this many heartbeat intervals.
 pub const MIN_ELECTION_TO_HEARTBEAT_RATIO: u64 = 5;
+
+/// Years a self-signed certificate (`--auto-tls`, `--peer-auto-tls`) lasts.
+pub const SELF_SIGNED_CERT_VALIDITY: &str = "1";

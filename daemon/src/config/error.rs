@@ -56,14 +56,26 @@ pub enum ConfigError {
     V2NotSupported,
     #[error("--logger={0} is not supported: zap is the only logger")]
     UnsupportedLogger(String),
-    #[error("TLS is not supported yet ({setting}); cairn refuses to serve plaintext instead")]
-    TlsNotSupported { setting: String },
+    #[error(
+        "--self-signed-cert-validity must be at least 1 (year) with --auto-tls or --peer-auto-tls"
+    )]
+    ZeroCertValidity,
     #[error(
         "TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
     )]
     ClientCertMissing { url: String },
     #[error("--client-cert-auth needs --trusted-ca-file, the CA that signs client certificates")]
     ClientCertAuthWithoutCa,
+    #[error(
+        "cannot listen on TLS for {url}: KeyFile and CertFile are not presented \
+         (--peer-cert-file, --peer-key-file)"
+    )]
+    PeerCertMissing { url: String },
+    #[error(
+        "--peer-client-cert-auth needs --peer-trusted-ca-file, the CA that signs members' \
+         certificates"
+    )]
+    PeerCertAuthWithoutCa,
     #[error("this member's name {name:?} is missing from --initial-cluster {initial_cluster:?}")]
     NameNotInInitialCluster {
         name: String,

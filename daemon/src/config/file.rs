@@ -60,6 +60,7 @@ pub struct FileConfig {
     pub experimental_watch_progress_notify_interval: Option<u64>,
     pub experimental_initial_corrupt_check: Option<bool>,
     pub force_new_cluster: Option<bool>,
+    pub self_signed_cert_validity: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +160,10 @@ impl FileConfig {
             client_cert_auth: client.client_cert_auth.unwrap_or(false),
             trusted_ca_file: non_empty(client.trusted_ca_file),
             auto_tls: client.auto_tls.unwrap_or(false),
+            self_signed_cert_validity: number_or(
+                self.self_signed_cert_validity,
+                defaults::SELF_SIGNED_CERT_VALIDITY,
+            ),
             peer_cert_file: non_empty(peer.cert_file),
             peer_key_file: non_empty(peer.key_file),
             peer_client_cert_auth: peer.client_cert_auth.unwrap_or(false),

@@ -240,6 +240,10 @@ pub struct Flags {
     #[arg(long, env = "ETCD_AUTO_TLS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Security")]
     pub auto_tls: bool,
 
+    /// Years a certificate made by --auto-tls or --peer-auto-tls stays valid.
+    #[arg(long, env = "ETCD_SELF_SIGNED_CERT_VALIDITY", value_name = "YEARS", default_value = defaults::SELF_SIGNED_CERT_VALIDITY, help_heading = "Security")]
+    pub self_signed_cert_validity: String,
+
     /// Path to the peer server TLS cert file.
     #[arg(
         long,

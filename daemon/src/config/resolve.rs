@@ -105,6 +105,8 @@ pub struct ServerConfig {
     /// Accepted, no effect (see the flag's help).
     pub experimental_initial_corrupt_check: bool,
     pub force_new_cluster: bool,
+    /// Years a self-signed certificate lasts (`--self-signed-cert-validity`).
+    pub self_signed_cert_validity: u32,
     pub client_tls: TlsConfig,
     pub peer_tls: TlsConfig,
 }
@@ -211,22 +213,6 @@ fn tls(
         client_cert_auth,
         auto_tls,
     }
-}
-
-/// The first setting that would need TLS, named as its flag.
-fn first_tls_setting(prefix: &str, t: &TlsConfig) -> Option<String> {
-    let file = |flag: &str, p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| format!("--{prefix}{flag}={}", p.display()))
-    };
-    file("cert-file", &t.cert_file)
-        .or_else(|| file("key-file", &t.key_file))
-        .or_else(|| file("trusted-ca-file", &t.trusted_ca_file))
-        .or_else(|| {
-            t.client_cert_auth
-                .then(|| format!("--{prefix}client-cert-auth"))
-        })
-        .or_else(|| t.auto_tls.then(|| format!("--{prefix}auto-tls")))
 }
 
 /// Resolves and checks every value. See the module docs for what is left to
@@ -385,34 +371,44 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         flags.peer_client_cert_auth,
         flags.peer_auto_tls,
     );
-    let tls_url = |flag: &str, list: &[EtcdUrl]| {
-        list.iter()
-            .find(|u| u.scheme().is_tls())
-            .map(|u| format!("--{flag}={u}"))
-    };
-    // Client TLS is served; peer TLS and self-signed certificates are not
-    // built yet, and are refused rather than served in plain text.
-    if let Some(setting) = client_tls
-        .auto_tls
-        .then(|| "--auto-tls".to_owned())
-        .or_else(|| first_tls_setting("peer-", &peer_tls))
-        .or_else(|| tls_url("listen-peer-urls", &listen_peer_urls))
-    {
-        return Err(ConfigError::TlsNotSupported { setting });
+    let self_signed_cert_validity = u32::try_from(unsigned(
+        "self-signed-cert-validity",
+        &flags.self_signed_cert_validity,
+    )?)
+    .map_err(|_| {
+        invalid(
+            "self-signed-cert-validity",
+            &flags.self_signed_cert_validity,
+            ValueError::NotUnsigned,
+        )
+    })?;
+    if (client_tls.auto_tls || peer_tls.auto_tls) && self_signed_cert_validity == 0 {
+        return Err(ConfigError::ZeroCertValidity);
     }
-    let https = listen_client_urls
+    let needs_cert = |t: &TlsConfig, urls: &[&EtcdUrl]| {
+        urls.iter()
+            .find(|u| u.scheme().is_tls())
+            .filter(|_| !t.auto_tls && (t.cert_file.is_none() || t.key_file.is_none()))
+            .map(ToString::to_string)
+    };
+    let client_side: Vec<&EtcdUrl> = listen_client_urls
         .iter()
         .chain(&listen_metrics_urls)
-        .find(|u| u.scheme().is_tls());
-    if let Some(url) = https
-        && (client_tls.cert_file.is_none() || client_tls.key_file.is_none())
-    {
-        return Err(ConfigError::ClientCertMissing {
-            url: url.to_string(),
-        });
+        .collect();
+    if let Some(url) = needs_cert(&client_tls, &client_side) {
+        return Err(ConfigError::ClientCertMissing { url });
+    }
+    let peer_side: Vec<&EtcdUrl> = listen_peer_urls.iter().collect();
+    if let Some(url) = needs_cert(&peer_tls, &peer_side) {
+        // etcd names the address, not the URL.
+        let url = url.trim_start_matches("https://").to_owned();
+        return Err(ConfigError::PeerCertMissing { url });
     }
     if client_tls.client_cert_auth && client_tls.trusted_ca_file.is_none() {
         return Err(ConfigError::ClientCertAuthWithoutCa);
+    }
+    if peer_tls.client_cert_auth && peer_tls.trusted_ca_file.is_none() {
+        return Err(ConfigError::PeerCertAuthWithoutCa);
     }
 
     let data_dir = flags
@@ -452,6 +448,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         experimental_watch_progress_notify_interval: watch_progress,
         experimental_initial_corrupt_check: flags.experimental_initial_corrupt_check,
         force_new_cluster: flags.force_new_cluster,
+        self_signed_cert_validity,
         client_tls,
         peer_tls,
         name,
@@ -606,6 +603,13 @@ impl fmt::Display for ServerConfig {
             AutoCompaction::Disabled => writeln!(f, "auto-compaction: disabled")?,
             AutoCompaction::Periodic(d) => writeln!(f, "auto-compaction: periodic, {d:?}")?,
             AutoCompaction::Revision(n) => writeln!(f, "auto-compaction: revision, {n}")?,
+        }
+        if self.client_tls.auto_tls || self.peer_tls.auto_tls {
+            writeln!(
+                f,
+                "self-signed-cert-validity: {} years",
+                self.self_signed_cert_validity
+            )?;
         }
         writeln!(f, "log-level: {}", self.log_level)?;
         writeln!(f, "log-outputs: {}", self.log_outputs.join(","))?;

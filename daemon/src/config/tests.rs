@@ -620,7 +620,7 @@ fn enable_v2_is_accepted_but_must_be_false() {
 }
 
 #[test]
-fn client_tls_is_accepted_and_peer_tls_refused_until_served() {
+fn tls_flags_are_accepted_and_checked() {
     let cfg = config(&[
         "--cert-file=server.pem",
         "--key-file=server-key.pem",
@@ -628,12 +628,24 @@ fn client_tls_is_accepted_and_peer_tls_refused_until_served() {
         "--client-cert-auth",
         "--listen-client-urls=https://127.0.0.1:2379,http://127.0.0.1:22379",
         "--advertise-client-urls=https://127.0.0.1:2379",
+        "--peer-cert-file=peer.pem",
+        "--peer-key-file=peer-key.pem",
+        "--peer-trusted-ca-file=peer-ca.pem",
+        "--peer-client-cert-auth",
+        "--listen-peer-urls=https://127.0.0.1:2380",
+        "--initial-advertise-peer-urls=https://127.0.0.1:2380",
+        "--initial-cluster=default=https://127.0.0.1:2380",
     ]);
     assert_eq!(
         cfg.client_tls.cert_file.as_deref(),
         Some(std::path::Path::new("server.pem"))
     );
     assert!(cfg.client_tls.client_cert_auth);
+    assert_eq!(
+        cfg.peer_tls.trusted_ca_file.as_deref(),
+        Some(std::path::Path::new("peer-ca.pem"))
+    );
+    assert!(cfg.peer_tls.client_cert_auth);
     assert_eq!(
         error(&[
             "--listen-client-urls=https://127.0.0.1:2379",
@@ -642,27 +654,32 @@ fn client_tls_is_accepted_and_peer_tls_refused_until_served() {
         "TLS key/cert (--cert-file, --key-file) must be provided for client url \
          https://127.0.0.1:2379 with HTTPS scheme"
     );
-    assert!(error(&["--client-cert-auth"]).contains("needs --trusted-ca-file"));
-    for (args, setting) in [
-        (&["--auto-tls"][..], "--auto-tls"),
-        (&["--peer-cert-file=p.pem"][..], "--peer-cert-file=p.pem"),
-        (&["--peer-key-file=p.pem"][..], "--peer-key-file=p.pem"),
-        (
-            &["--peer-trusted-ca-file=p.pem"][..],
-            "--peer-trusted-ca-file=p.pem",
-        ),
-        (&["--peer-client-cert-auth"][..], "--peer-client-cert-auth"),
-        (&["--peer-auto-tls"][..], "--peer-auto-tls"),
-        (
-            &["--listen-peer-urls=https://127.0.0.1:2380"][..],
+    assert_eq!(
+        error(&[
+            "--peer-cert-file=peer.pem",
             "--listen-peer-urls=https://127.0.0.1:2380",
-        ),
-    ] {
-        assert!(
-            error(args).contains(&format!("TLS is not supported yet ({setting})")),
-            "{args:?}"
-        );
-    }
+        ]),
+        "cannot listen on TLS for 127.0.0.1:2380: KeyFile and CertFile are not presented \
+         (--peer-cert-file, --peer-key-file)"
+    );
+    assert!(error(&["--client-cert-auth"]).contains("needs --trusted-ca-file"));
+    assert!(error(&["--peer-client-cert-auth"]).contains("needs --peer-trusted-ca-file"));
+    // Self-signed certificates need no files, but a validity.
+    let auto = config(&[
+        "--auto-tls",
+        "--peer-auto-tls",
+        "--self-signed-cert-validity=3",
+        "--listen-client-urls=https://127.0.0.1:2379",
+        "--advertise-client-urls=https://127.0.0.1:2379",
+        "--listen-peer-urls=https://127.0.0.1:2380",
+    ]);
+    assert!(auto.client_tls.auto_tls && auto.peer_tls.auto_tls);
+    assert_eq!(auto.self_signed_cert_validity, 3);
+    assert_eq!(config(&[]).self_signed_cert_validity, 1);
+    assert!(
+        error(&["--peer-auto-tls", "--self-signed-cert-validity=0"])
+            .contains("--self-signed-cert-validity must be at least 1")
+    );
     // Empty paths mean "not set", as in etcd.
     config(&["--cert-file=", "--peer-key-file="]);
 }

@@ -16,10 +16,10 @@
 //! its own from the peer URLs it was given (see `server::join`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use cairn_proto::etcdserverpb::cluster_client::ClusterClient;
 use cairn_proto::etcdserverpb::cluster_server::Cluster;
 use cairn_proto::etcdserverpb::{
     Member, MemberAddRequest, MemberAddResponse, MemberListRequest, MemberListResponse,
@@ -29,7 +29,7 @@ use cairn_proto::etcdserverpb::{
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
-use super::forward::LeaderChannels;
+use super::peer_calls::PeerCalls;
 use super::read::Reads;
 use super::state::{Input, Shared};
 use super::store_status;
@@ -57,7 +57,7 @@ pub struct ClusterService {
     reads: Reads,
     transport: Arc<Transport>,
     rules: MembershipRules,
-    leader: Arc<LeaderChannels>,
+    peers: Arc<PeerCalls>,
 }
 
 impl ClusterService {
@@ -66,14 +66,47 @@ impl ClusterService {
         reads: Reads,
         transport: Arc<Transport>,
         rules: MembershipRules,
+        peers: Arc<PeerCalls>,
     ) -> ClusterService {
         ClusterService {
             shared,
             reads,
             transport,
             rules,
-            leader: Arc::new(LeaderChannels::default()),
+            peers,
         }
+    }
+
+    /// Promotes a learner, on the leader (the caller has checked that
+    /// this member leads).
+    pub async fn promote_as_leader(
+        &self,
+        req: MemberPromoteRequest,
+    ) -> Result<MemberPromoteResponse, Status> {
+        let members = self.members()?;
+        let learner = members
+            .iter()
+            .find(|m| m.id == req.id)
+            .ok_or_else(|| Status::from(EtcdError::MemberNotFound))?;
+        if !learner.is_learner {
+            return Err(EtcdError::MemberNotLearner.into());
+        }
+        self.check_add_voter(&members, true)?;
+        let id = self.shared.next_id() as u64;
+        self.shared
+            .submit(
+                id,
+                Input::PromoteLearner {
+                    id,
+                    learner: req.id,
+                },
+            )
+            .await?;
+        let (header, members) = self.after_change()?;
+        Ok(MemberPromoteResponse {
+            header: Some(header),
+            members,
+        })
     }
 
     fn members(&self) -> Result<Vec<Member>, Status> {
@@ -328,39 +361,11 @@ impl Cluster for ClusterService {
     ) -> Result<Response<MemberPromoteResponse>, Status> {
         let req = request.into_inner();
         // Only the leader knows how far the learner's log is: ask it.
-        if !self
-            .shared
-            .raft
-            .is_leader
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            self.shared.wait_for_leader().await?;
-            let mut leader = ClusterClient::new(self.leader.leader(&self.shared)?);
-            return leader.member_promote(req).await;
-        }
-        let members = self.members()?;
-        let learner = members
-            .iter()
-            .find(|m| m.id == req.id)
-            .ok_or_else(|| Status::from(EtcdError::MemberNotFound))?;
-        if !learner.is_learner {
-            return Err(EtcdError::MemberNotLearner.into());
-        }
-        self.check_add_voter(&members, true)?;
-        let id = self.shared.next_id() as u64;
-        self.shared
-            .submit(
-                id,
-                Input::PromoteLearner {
-                    id,
-                    learner: req.id,
-                },
-            )
-            .await?;
-        let (header, members) = self.after_change()?;
-        Ok(Response::new(MemberPromoteResponse {
-            header: Some(header),
-            members,
-        }))
+        let resp = if self.shared.raft.is_leader.load(Ordering::Relaxed) {
+            self.promote_as_leader(req).await?
+        } else {
+            self.peers.promote_on_leader(req).await?
+        };
+        Ok(Response::new(resp))
     }
 }

@@ -1,6 +1,6 @@
 //! The periodic corruption check (`--experimental-corrupt-check-time`):
 //! the leader compares its HashKV with every other member's at the same
-//! revision and raises the CORRUPT alarm, through raft, for a member whose
+//! revision (asked on their peer URLs) and raises the CORRUPT alarm, through raft, for a member whose
 //! hash differs while its compaction point is the same. etcd has the same
 //! check, off by default; cairn runs it unless the interval is 0.
 //!
@@ -16,13 +16,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use cairn_proto::etcdserverpb::alarm_request::AlarmAction;
-use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use cairn_proto::etcdserverpb::{AlarmRequest, AlarmType, HashKvRequest};
 use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
 
-use super::forward::MemberChannels;
 use super::kv::propose;
+use super::peer_calls::PeerCalls;
 use super::state::Shared;
 
 /// How long one member gets to answer HashKV.
@@ -31,13 +30,13 @@ const HASH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs the check every `interval` while this member leads, until `stop`.
 pub async fn corruption_check_loop(
     shared: Arc<Shared>,
+    peers: Arc<PeerCalls>,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     if interval.is_zero() {
         return;
     }
-    let channels = MemberChannels::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -46,7 +45,7 @@ pub async fn corruption_check_loop(
         if !shared.raft.is_leader.load(Ordering::Relaxed) {
             continue;
         }
-        if let Err(e) = check_once(&shared, &channels).await {
+        if let Err(e) = check_once(&shared, &peers).await {
             tracing::warn!(error = %e, "corruption check could not run");
         }
     }
@@ -54,22 +53,21 @@ pub async fn corruption_check_loop(
 
 /// One round: this member's hash, then each other member's at the same
 /// revision.
-async fn check_once(shared: &Arc<Shared>, channels: &MemberChannels) -> anyhow::Result<()> {
+async fn check_once(shared: &Arc<Shared>, peers: &PeerCalls) -> anyhow::Result<()> {
     let (mine, members) = {
         let store = shared.read_store();
         let rev = store.current_revision();
         (store.hash_kv(rev)?, store.members()?)
     };
     for m in members.iter().filter(|m| m.id != shared.member_id) {
-        let Some(url) = super::forward::member_url(&m.client_ur_ls) else {
+        let Ok(mut client) = peers.member(m) else {
             continue;
         };
-        let channel = channels.to(url, Duration::from_secs(2))?;
         let answer = tokio::time::timeout(
             HASH_TIMEOUT,
-            MaintenanceClient::new(channel).hash_kv(HashKvRequest {
+            client.hash_kv(peers.request(HashKvRequest {
                 revision: mine.hash_revision,
-            }),
+            })),
         )
         .await;
         // A member that is down, slow, behind (future revision) or

@@ -14,12 +14,11 @@
 
 use std::time::Duration;
 
+use crate::config::ServerConfig;
+use crate::peer::dial::PeerDialer;
 use anyhow::bail;
 use cairn_proto::etcdserverpb::cluster_client::ClusterClient;
 use cairn_proto::etcdserverpb::{Member, MemberListRequest};
-use tonic::transport::Endpoint;
-
-use crate::config::ServerConfig;
 
 /// Attempts over every peer URL before giving up; members that were just
 /// started next to this one may need a moment to listen.
@@ -36,7 +35,7 @@ pub struct Joined {
 }
 
 /// Finds this member in the cluster its `--initial-cluster` names.
-pub async fn discover(cfg: &ServerConfig) -> anyhow::Result<Joined> {
+pub async fn discover(cfg: &ServerConfig, dialer: &PeerDialer) -> anyhow::Result<Joined> {
     let mut own: Vec<String> = cfg
         .initial_advertise_peer_urls
         .iter()
@@ -62,7 +61,7 @@ pub async fn discover(cfg: &ServerConfig) -> anyhow::Result<Joined> {
             tokio::time::sleep(RETRY_PAUSE).await;
         }
         for url in &urls {
-            match member_list(url).await {
+            match member_list(dialer, url).await {
                 Ok((cluster_id, members)) => {
                     let found = members.iter().find(|m| {
                         let mut theirs = m.peer_ur_ls.clone();
@@ -100,10 +99,13 @@ pub async fn discover(cfg: &ServerConfig) -> anyhow::Result<Joined> {
 }
 
 /// The cluster id and members, as the member at peer URL `url` sees them.
-async fn member_list(url: &str) -> anyhow::Result<(u64, Vec<Member>)> {
-    let channel = Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5))
+async fn member_list(dialer: &PeerDialer, url: &str) -> anyhow::Result<(u64, Vec<Member>)> {
+    let channel = dialer
+        .endpoint(url)?
+        .map(|e| {
+            e.connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(5))
+        })
         .connect()
         .await?;
     let resp = ClusterClient::new(channel)

@@ -4,7 +4,8 @@
 //!
 //! Owns: fixing a new lease's id and TTL before proposing it (so every
 //! member applies the same values), answering renewals and remaining TTLs
-//! on the leader, and forwarding them to the leader from a follower. Must
+//! on the leader, and forwarding them to the leader from a follower (over
+//! the peer port, `peer_calls`). Must
 //! never: expire a lease except through a raft proposal, or expire one from
 //! a member that is not the leader.
 
@@ -12,20 +13,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use cairn_proto::etcdserverpb::lease_client::LeaseClient;
 use cairn_proto::etcdserverpb::{
     LeaseCheckpoint, LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseKeepAliveRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
-    LeaseStatus, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, ResponseHeader,
+    LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, ResponseHeader,
 };
 use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
 use tonic::Status;
-use tonic::transport::Channel;
 
-use super::forward::LeaderChannels;
 use super::kv::propose;
 use super::node::fill_header;
+use super::peer_calls::PeerCalls;
 use super::state::{Outcome, Shared};
 use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseApi, LeaseError};
@@ -39,35 +38,85 @@ const EXPIRY_CHECK: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub struct ServerLeases {
     shared: Arc<Shared>,
-    /// Connections to leaders' client URLs, for forwarding.
-    channels: LeaderChannels,
+    /// Calls to the leader, for what a follower forwards.
+    peers: Arc<PeerCalls>,
 }
 
 impl ServerLeases {
-    pub fn new(shared: Arc<Shared>) -> ServerLeases {
-        ServerLeases {
-            shared,
-            channels: LeaderChannels::default(),
+    pub fn new(shared: Arc<Shared>, peers: Arc<PeerCalls>) -> ServerLeases {
+        ServerLeases { shared, peers }
+    }
+
+    /// Renews lease `id` here, as the leader: its new remaining TTL, `None`
+    /// when it does not exist; "not leader" on a follower.
+    pub async fn renew_as_leader(&self, id: i64) -> Result<Option<i64>, Status> {
+        match self.renew_here(id) {
+            Err(LeaseError::NotLeader) => Err(EtcdError::NotLeader.into()),
+            local => self.finish_renew(id, local).await,
         }
     }
 
-    /// A client for the current leader's client URL.
-    fn leader_client(&self) -> Result<LeaseClient<Channel>, Status> {
-        Ok(LeaseClient::new(self.channels.leader(&self.shared)?))
+    /// Lease `id`'s remaining time here, as the leader (`None`: not found);
+    /// "not leader" on a follower.
+    pub fn time_to_live_as_leader(
+        &self,
+        req: LeaseTimeToLiveRequest,
+    ) -> Result<Option<LeaseTimeToLiveResponse>, Status> {
+        match self.time_to_live_here(&req) {
+            Err(LeaseError::NotLeader) => Err(EtcdError::NotLeader.into()),
+            other => other.map_err(|e| EtcdError::from(e).into()),
+        }
     }
 
-    /// Renews on the leader through a one-request keep-alive stream.
-    async fn forward_renew(&self, id: i64) -> Result<Option<i64>, Status> {
-        let mut client = self.leader_client()?;
-        let request = LeaseKeepAliveRequest { id };
-        let mut stream = client
-            .lease_keep_alive(tokio_stream::once(request))
-            .await?
-            .into_inner();
-        match stream.message().await? {
-            Some(resp) if resp.ttl > 0 => Ok(Some(resp.ttl)),
-            Some(_) => Ok(None),
-            None => Err(EtcdError::LeaderChanged.into()),
+    /// Renewal by this member's lessor, which only the leader's does:
+    /// the new TTL, and whether the lease had a checkpoint.
+    fn renew_here(&self, id: i64) -> Result<(i64, bool), LeaseError> {
+        let mut lessor = self.shared.lock_lessor();
+        lessor
+            .renew(id, Instant::now())
+            .map(|ttl| (ttl, lessor.checkpointed(id)))
+    }
+
+    /// What the client hears of a renewal made here.
+    async fn finish_renew(
+        &self,
+        id: i64,
+        local: Result<(i64, bool), LeaseError>,
+    ) -> Result<Option<i64>, Status> {
+        match local {
+            Ok((ttl, checkpointed)) => {
+                if checkpointed {
+                    // A later leader must not start from the old remaining
+                    // TTL: forget it, as etcd does on renewal.
+                    propose_checkpoints(&self.shared, vec![(id, 0)]);
+                }
+                Ok(Some(ttl))
+            }
+            Err(LeaseError::NotFound) => Ok(None),
+            Err(LeaseError::Expired) => self.wait_revoked(id).await,
+            Err(e) => Err(EtcdError::from(e).into()),
+        }
+    }
+
+    /// Remaining time from this member's lessor (only the leader's knows).
+    fn time_to_live_here(
+        &self,
+        req: &LeaseTimeToLiveRequest,
+    ) -> Result<Option<LeaseTimeToLiveResponse>, LeaseError> {
+        let local = self
+            .shared
+            .lock_lessor()
+            .time_to_live(req.id, Instant::now());
+        match local {
+            Ok(t) => Ok(Some(LeaseTimeToLiveResponse {
+                header: Some(self.shared.header()),
+                id: req.id,
+                ttl: t.ttl,
+                granted_ttl: t.granted_ttl,
+                keys: if req.keys { t.keys } else { Vec::new() },
+            })),
+            Err(LeaseError::NotFound) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -121,25 +170,9 @@ impl LeaseApi for ServerLeases {
     }
 
     async fn renew(&self, id: i64) -> Result<Option<i64>, Status> {
-        let local = {
-            let mut lessor = self.shared.lock_lessor();
-            lessor
-                .renew(id, Instant::now())
-                .map(|ttl| (ttl, lessor.checkpointed(id)))
-        };
-        match local {
-            Ok((ttl, checkpointed)) => {
-                if checkpointed {
-                    // A later leader must not start from the old remaining
-                    // TTL: forget it, as etcd does on renewal.
-                    propose_checkpoints(&self.shared, vec![(id, 0)]);
-                }
-                Ok(Some(ttl))
-            }
-            Err(LeaseError::NotFound) => Ok(None),
-            Err(LeaseError::Expired) => self.wait_revoked(id).await,
-            Err(LeaseError::NotLeader) => self.forward_renew(id).await,
-            Err(e) => Err(EtcdError::from(e).into()),
+        match self.renew_here(id) {
+            Err(LeaseError::NotLeader) => self.peers.renew_on_leader(id).await,
+            local => self.finish_renew(id, local).await,
         }
     }
 
@@ -147,28 +180,12 @@ impl LeaseApi for ServerLeases {
         &self,
         req: LeaseTimeToLiveRequest,
     ) -> Result<Option<LeaseTimeToLiveResponse>, Status> {
-        let local = self
-            .shared
-            .lock_lessor()
-            .time_to_live(req.id, Instant::now());
-        match local {
-            Ok(t) => Ok(Some(LeaseTimeToLiveResponse {
-                header: Some(self.shared.header()),
-                id: req.id,
-                ttl: t.ttl,
-                granted_ttl: t.granted_ttl,
-                keys: if req.keys { t.keys } else { Vec::new() },
-            })),
-            Err(LeaseError::NotFound) => Ok(None),
+        match self.time_to_live_here(&req) {
             Err(LeaseError::NotLeader) => {
-                let resp = self
-                    .leader_client()?
-                    .lease_time_to_live(req)
-                    .await?
-                    .into_inner();
+                let resp = self.peers.time_to_live_on_leader(req).await?;
                 Ok((resp.ttl >= 0).then_some(resp))
             }
-            Err(e) => Err(EtcdError::from(e).into()),
+            other => other.map_err(|e| EtcdError::from(e).into()),
         }
     }
 

@@ -170,19 +170,8 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
-        let rev = request.into_inner().revision;
-        let store = self.shared.read_store();
-        let h = store.hash_kv(rev).map_err(|e| store_status(&e))?;
-        Ok(Response::new(HashKvResponse {
-            header: Some(self.shared.header_at(h.hash_revision)),
-            hash: h.hash,
-            // etcd reports -1 for a store that was never compacted.
-            compact_revision: if h.compact_revision == 0 {
-                -1
-            } else {
-                h.compact_revision
-            },
-        }))
+        let revision = request.into_inner().revision;
+        Ok(Response::new(hash_kv(&self.shared, revision)?))
     }
 
     type SnapshotStream = SnapshotStream;
@@ -252,6 +241,24 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<DowngradeResponse>, Status> {
         Err(not_yet("downgrade"))
     }
+}
+
+/// This member's HashKV answer at `revision` (0: the current one); the
+/// Maintenance service and the leader's corruption check (over the peer
+/// port) both ask it.
+pub fn hash_kv(shared: &Shared, revision: i64) -> Result<HashKvResponse, Status> {
+    let store = shared.read_store();
+    let h = store.hash_kv(revision).map_err(|e| store_status(&e))?;
+    Ok(HashKvResponse {
+        header: Some(shared.header_at(h.hash_revision)),
+        hash: h.hash,
+        // etcd reports -1 for a store that was never compacted.
+        compact_revision: if h.compact_revision == 0 {
+            -1
+        } else {
+            h.compact_revision
+        },
+    })
 }
 
 #[cfg(test)]

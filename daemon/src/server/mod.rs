@@ -25,7 +25,6 @@ pub mod cluster;
 pub mod compactor;
 pub mod corruption;
 pub mod election;
-mod forward;
 pub mod http;
 mod join;
 pub mod kv;
@@ -35,6 +34,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod node;
 pub mod offline;
+mod peer_calls;
 pub mod read;
 pub mod recipes;
 pub mod restore;
@@ -66,7 +66,8 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::{ClusterState, ServerConfig};
 use crate::lease::{LeaseService, Lessor, LessorConfig};
 use crate::mvcc::{Limits, MvccStore, SledBackend, SledOptions, StoreConfig};
-use crate::peer::transport::{Deliver, Inbound, Transport};
+use crate::peer::dial::PeerDialer;
+use crate::peer::transport::{Deliver, Inbound, Transport, TransportOptions};
 use crate::raft::{Config as RaftConfig, Message, NodeId, RawNode};
 use crate::raft_storage::{Bootstrap, DiskOptions, DiskStorage};
 use crate::wal::Metadata;
@@ -153,7 +154,11 @@ struct Opened {
 }
 
 /// Opens the member's log, or creates it when the data dir is new.
-async fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Result<Opened> {
+async fn open_or_bootstrap(
+    cfg: &ServerConfig,
+    member_dir: &Path,
+    dialer: &PeerDialer,
+) -> anyhow::Result<Opened> {
     if DiskStorage::exists(member_dir) {
         let (storage, report) = DiskStorage::open(member_dir, DiskOptions::default())
             .with_context(|| format!("opening the WAL in {}", member_dir.display()))?;
@@ -178,7 +183,7 @@ async fn open_or_bootstrap(cfg: &ServerConfig, member_dir: &Path) -> anyhow::Res
         });
     }
     if cfg.initial_cluster_state == ClusterState::Existing {
-        let joined = join::discover(cfg).await?;
+        let joined = join::discover(cfg, dialer).await?;
         let storage = DiskStorage::create(
             member_dir,
             Metadata {
@@ -318,6 +323,26 @@ impl Server {
                  corruption check (--experimental-corrupt-check-time) runs from start-up"
             );
         }
+        // Certificate problems stop the start before anything is written.
+        let fixtures = cfg.data_dir.join("fixtures");
+        let years = cfg.self_signed_cert_validity;
+        let peer_tls = tls::self_signed(
+            &cfg.peer_tls,
+            &fixtures.join("peer"),
+            &cfg.listen_peer_urls,
+            years,
+            "--peer-auto-tls",
+        )?;
+        let client_tls = tls::self_signed(
+            &cfg.client_tls,
+            &fixtures.join("client"),
+            &cfg.listen_client_urls,
+            years,
+            "--auto-tls",
+        )?;
+        let dialer = tls::peer_dialer(&peer_tls)?;
+        let peer_tls = tls::acceptor(&peer_tls)?;
+        let client_tls = tls::acceptor(&client_tls)?;
         let member_dir = cfg.data_dir.join("member");
         std::fs::create_dir_all(&member_dir)
             .with_context(|| format!("creating {}", member_dir.display()))?;
@@ -329,7 +354,7 @@ impl Server {
             cluster_id,
             member_id,
             peers: joined_peers,
-        } = open_or_bootstrap(cfg, &member_dir).await?;
+        } = open_or_bootstrap(cfg, &member_dir, &dialer).await?;
         let fsync = storage.fsync_histogram();
         let backend = SledBackend::open(&member_dir.join("db"), &SledOptions::default())
             .context("opening the sled store")?;
@@ -410,7 +435,15 @@ impl Server {
             };
             let _ = to_raft.try_send(input);
         });
-        let transport = Transport::new(cluster_id, member_id, deliver);
+        let transport = Transport::with_options(
+            cluster_id,
+            member_id,
+            deliver,
+            TransportOptions {
+                dialer: dialer.clone(),
+                ..TransportOptions::default()
+            },
+        );
         for m in peers
             .iter()
             .chain(&joined_peers)
@@ -455,6 +488,14 @@ impl Server {
             .context("spawning the raft thread")?;
 
         let reads = Reads::start(Arc::clone(&shared));
+        let peer_calls = Arc::new(peer_calls::PeerCalls::new(
+            Arc::clone(&shared),
+            dialer.clone(),
+        ));
+        let leases = Arc::new(lease::ServerLeases::new(
+            Arc::clone(&shared),
+            Arc::clone(&peer_calls),
+        ));
         let membership = cluster::ClusterService::new(
             Arc::clone(&shared),
             reads.clone(),
@@ -463,6 +504,7 @@ impl Server {
                 token: cfg.initial_cluster_token.clone(),
                 strict: cfg.strict_reconfig_check,
             },
+            Arc::clone(&peer_calls),
         );
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -471,11 +513,16 @@ impl Server {
             // The Cluster service on the peer port too: a joining member
             // knows only peer URLs, and learns the cluster from them.
             let routes = tonic::service::Routes::new(transport.service())
+                .add_service(peer_calls::MemberService::new(
+                    Arc::clone(&shared),
+                    Arc::clone(&leases),
+                    membership.clone(),
+                ))
                 .add_service(ClusterServer::new(membership.clone()));
-            tasks.spawn(serve_peers(listener, routes, stop_rx.clone()));
+            let tls = peer_tls.clone().filter(|_| url.scheme().is_tls());
+            tasks.spawn(serve(listener, routes, false, tls, stop_rx.clone()));
             tracing::info!(url = %url, "serving peer traffic");
         }
-        let client_tls = tls::client_acceptor(&cfg.client_tls)?;
         let tls_for = |url: &crate::config::urls::EtcdUrl| {
             client_tls.clone().filter(|_| url.scheme().is_tls())
         };
@@ -483,8 +530,8 @@ impl Server {
         for url in &cfg.listen_client_urls {
             let listener = bind(url, "clients").await?;
             client_addrs.push(listener.local_addr()?);
-            let routes = client_routes(&shared, &reads, &fsync, &membership);
-            tasks.spawn(serve(listener, routes, tls_for(url), stop_rx.clone()));
+            let routes = client_routes(&shared, &reads, &fsync, &membership, &leases);
+            tasks.spawn(serve(listener, routes, true, tls_for(url), stop_rx.clone()));
             tracing::info!(url = %url, "serving client requests");
         }
         for url in &cfg.listen_metrics_urls {
@@ -495,7 +542,7 @@ impl Server {
                 fsync: Arc::clone(&fsync),
             });
             let routes = tonic::service::Routes::from(router);
-            tasks.spawn(serve(listener, routes, tls_for(url), stop_rx.clone()));
+            tasks.spawn(serve(listener, routes, true, tls_for(url), stop_rx.clone()));
         }
         let advertised: Vec<String> = cfg
             .advertise_client_urls
@@ -512,6 +559,7 @@ impl Server {
         }
         tasks.spawn(corruption::corruption_check_loop(
             Arc::clone(&shared),
+            Arc::clone(&peer_calls),
             cfg.experimental_corrupt_check_time,
             stop_rx.clone(),
         ));
@@ -604,6 +652,7 @@ fn client_routes(
     reads: &Reads,
     fsync: &Arc<crate::wal::Histogram>,
     membership: &cluster::ClusterService,
+    leases: &Arc<lease::ServerLeases>,
 ) -> tonic::service::Routes {
     let max = shared.limits.request.max_request_bytes + GRPC_OVERHEAD_BYTES;
     let http = http::router(http::HttpState {
@@ -611,8 +660,7 @@ fn client_routes(
         reads: reads.clone(),
         fsync: Arc::clone(fsync),
     });
-    let leases = Arc::new(lease::ServerLeases::new(Arc::clone(shared)));
-    let recipes = recipes::Recipes::new(Arc::clone(shared), reads.clone(), Arc::clone(&leases));
+    let recipes = recipes::Recipes::new(Arc::clone(shared), reads.clone(), Arc::clone(leases));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     drop(health_reporter);
     let routes = tonic::service::Routes::from(http)
@@ -627,7 +675,7 @@ fn client_routes(
                 Arc::new(move || shared.header())
             },
         )))
-        .add_service(LeaseServer::new(LeaseService::new(Arc::clone(&leases))))
+        .add_service(LeaseServer::new(LeaseService::new(Arc::clone(leases))))
         .add_service(LockServer::new(lock::LockService::new(recipes.clone())))
         .add_service(ElectionServer::new(election::ElectionService::new(recipes)))
         .add_service(ClusterServer::new(membership.clone()))
@@ -668,29 +716,28 @@ async fn learner_gate(
     next.run(request).await
 }
 
-/// The peer port: gRPC only, no TLS yet.
-async fn serve_peers(
-    listener: TcpListener,
-    routes: tonic::service::Routes,
-    stop: watch::Receiver<bool>,
-) {
-    serve_with(listener, routes, false, stop).await;
-}
-
-/// Serves a client or metrics port until `stop`: gRPC and HTTP/1 (for
-/// /health and friends), under TLS for an `https://` URL.
+/// Serves a port until `stop`: gRPC, and with `http1` HTTP/1.1 too (for
+/// /health and friends on the client and metrics ports; the peer port
+/// speaks gRPC only), under TLS for an `https://` URL.
 async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
+    http1: bool,
     tls: Option<TlsAcceptor>,
     stop: watch::Receiver<bool>,
 ) {
     let Some(acceptor) = tls else {
-        return serve_with(listener, routes, true, stop).await;
+        return serve_with(listener, routes, http1, stop).await;
     };
-    let accepted = tls::accept(listener, acceptor, stop.clone());
+    // Only the peer port speaks gRPC alone.
+    let port = if http1 {
+        tls::Port::Client
+    } else {
+        tls::Port::Peer
+    };
+    let accepted = tls::accept(listener, acceptor, port, stop.clone());
     let accepted = tokio_stream::wrappers::ReceiverStream::new(accepted);
-    run(accepted, routes, true, stop).await;
+    run(accepted, routes, http1, stop).await;
 }
 
 /// Serves `routes` in plain text on `listener` until `stop`.

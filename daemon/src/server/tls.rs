@@ -1,8 +1,10 @@
-//! TLS on the client and metrics ports (`https://` listen URLs), with
-//! rustls (ring): the server certificate and key from `--cert-file` and
-//! `--key-file`, and with `--client-cert-auth` the CA of
+//! TLS on every port (`https://` listen URLs), with rustls (ring). The
+//! client and metrics ports take the server certificate and key from
+//! `--cert-file` and `--key-file`, and with `--client-cert-auth` the CA of
 //! `--trusted-ca-file`, which every client certificate must chain to
-//! (without it, as in etcd, no client certificate is asked for).
+//! (without it, as in etcd, no client certificate is asked for). The peer
+//! port does the same with the `--peer-*` flags, and the same certificate
+//! is this member's identity when it dials other members (`peer_dialer`).
 //!
 //! Connections are accepted here rather than by tonic so that ALPN offers
 //! both `h2` (gRPC) and `http/1.1` (/health, /version, /metrics and their
@@ -29,6 +31,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsConfig;
+use crate::config::urls::EtcdUrl;
+use crate::peer::dial::PeerDialer;
 
 /// How long a client may take to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,48 +50,265 @@ fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// The acceptor for `https://` client URLs, or `None` when no certificate
-/// is configured (resolution has made sure no `https://` URL needs one).
-pub fn client_acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
+/// ring, as tonic's `tls-ring` uses: rustls 0.23.48 deprecates it for
+/// lacking post-quantum key exchange, which etcd 3.5's Go clients do not
+/// offer either; aws-lc-rs would add a C and CMake build.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    #[allow(deprecated)]
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The CA certificates of `ca`, as a root store.
+fn roots(ca: &Path) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for c in certificates(ca)? {
+        roots
+            .add(c)
+            .with_context(|| format!("adding a CA certificate of {}", ca.display()))?;
+    }
+    Ok(roots)
+}
+
+/// The certificate chain and key of `cert` and `key`.
+fn identity(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
+    Ok((certificates(cert)?, key_der))
+}
+
+fn key_mismatch(cert: &Path, key: &Path) -> String {
+    format!(
+        "the key {} does not fit the certificate {}",
+        key.display(),
+        cert.display()
+    )
+}
+
+/// The acceptor for `https://` URLs of one port kind (client or peer), or
+/// `None` when no certificate is configured (resolution has made sure no
+/// `https://` URL needs one). With `client_cert_auth` every connecting
+/// party must present a certificate chaining to the trusted CA; without
+/// it, as in etcd, none is asked for.
+pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
     let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
         return Ok(None);
     };
-    // ring, as tonic's `tls-ring` uses: rustls 0.23.48 deprecates it for
-    // lacking post-quantum key exchange, which etcd 3.5's Go clients do
-    // not offer either; aws-lc-rs would add a C and CMake build.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .context("choosing TLS versions")?;
     let builder = match (&t.trusted_ca_file, t.client_cert_auth) {
         (Some(ca), true) => {
-            let mut roots = RootCertStore::empty();
-            for c in certificates(ca)? {
-                roots
-                    .add(c)
-                    .with_context(|| format!("adding a CA certificate of {}", ca.display()))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .with_context(|| format!("using {} to verify clients", ca.display()))?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
+                    .build()
+                    .with_context(|| format!("using {} to verify clients", ca.display()))?;
             builder.with_client_cert_verifier(verifier)
         }
         _ => builder.with_no_client_auth(),
     };
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("reading the private key {}", key.display()))?;
+    let (chain, key_der) = identity(cert, key)?;
     let mut config = builder
-        .with_single_cert(certificates(cert)?, key_der)
-        .with_context(|| {
-            format!(
-                "the key {} does not fit the certificate {}",
-                key.display(),
-                cert.display()
-            )
-        })?;
+        .with_single_cert(chain, key_der)
+        .with_context(|| key_mismatch(cert, key))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// With `--auto-tls` (or `--peer-auto-tls`) and no certificate files: the
+/// configuration `t` naming a self-signed certificate for the hosts of
+/// `urls`, valid for `years`, made once into `dir` (`cert.pem`, `key.pem`;
+/// etcd keeps them in `<data-dir>/fixtures/client` and `/peer`) and used
+/// again on later starts. `t` unchanged otherwise; with files given as
+/// well, the files win, as in etcd, and the flag is reported ignored.
+pub fn self_signed(
+    t: &TlsConfig,
+    dir: &Path,
+    urls: &[EtcdUrl],
+    years: u32,
+    flag: &str,
+) -> anyhow::Result<TlsConfig> {
+    if !t.auto_tls {
+        return Ok(t.clone());
+    }
+    if t.cert_file.is_some() || t.key_file.is_some() {
+        tracing::warn!("ignoring {flag} since certificate files are given");
+        return Ok(TlsConfig {
+            auto_tls: false,
+            ..t.clone()
+        });
+    }
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if !(cert.exists() && key.exists()) {
+        make_self_signed(dir, &cert, &key, urls, years)
+            .with_context(|| format!("{flag}: making a certificate in {}", dir.display()))?;
+        tracing::info!(flag, dir = %dir.display(), "made a self-signed certificate");
+    }
+    Ok(TlsConfig {
+        cert_file: Some(cert),
+        key_file: Some(key),
+        ..t.clone()
+    })
+}
+
+fn make_self_signed(
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    urls: &[EtcdUrl],
+    years: u32,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let mut hosts: Vec<String> = urls
+        .iter()
+        .map(|u| {
+            u.host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned()
+        })
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let mut params = rcgen::CertificateParams::new(hosts)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "cairn");
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + time::Duration::days(365 * i64::from(years));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    // A member's certificate serves both ends of a peer connection.
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key_pair = rcgen::KeyPair::generate()?;
+    let certificate = params.self_signed(&key_pair)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let write = |path: &Path, text: String, mode: u32| -> anyhow::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        Ok(())
+    };
+    write(key, key_pair.serialize_pem(), 0o600)?;
+    write(cert, certificate.pem(), 0o644)?;
+    Ok(())
+}
+
+/// Checks nothing of the certificate a peer presents, but that the peer
+/// holds its key: what a member with a self-signed certificate
+/// (`--peer-auto-tls`) accepts from the others, as etcd does (their
+/// certificates are signed by nobody it could know).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The dialer for other members' peer URLs. With a peer certificate it
+/// dials `https://` URLs presenting that certificate as this member's
+/// identity and checks the other member's against `--peer-trusted-ca-file`
+/// (the system's roots when none is given, as etcd does) and the host name
+/// or address in its URL; with `--peer-auto-tls`, not at all (see
+/// [`AnyCertificate`]).
+pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
+    let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
+        return Ok(PeerDialer::plain());
+    };
+    let provider = provider();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .context("choosing TLS versions")?;
+    let builder = if t.auto_tls {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+    } else {
+        let roots = match &t.trusted_ca_file {
+            Some(ca) => roots(ca)?,
+            None => {
+                let mut roots = RootCertStore::empty();
+                let found = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(found.certs);
+                roots
+            }
+        };
+        builder.with_root_certificates(roots)
+    };
+    let (chain, key_der) = identity(cert, key)?;
+    let mut config = builder
+        .with_client_auth_cert(chain, key_der)
+        .with_context(|| key_mismatch(cert, key))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(PeerDialer::with_tls(Arc::new(config)))
+}
+
+/// Which port a listener serves, for what its failed handshakes log: on
+/// the peer port a failure is a member shut out (an operator must hear
+/// why), on the client port it is usually a client's business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Client,
+    Peer,
 }
 
 /// Accepts connections on `listener` until `stop`, runs each handshake on
@@ -95,6 +316,7 @@ pub fn client_acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
 pub fn accept(
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    port: Port,
     mut stop: watch::Receiver<bool>,
 ) -> mpsc::Receiver<std::io::Result<TlsStream<TcpStream>>> {
     let (tx, rx) = mpsc::channel(ACCEPTED_QUEUE);
@@ -120,6 +342,9 @@ pub fn accept(
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) if port == Port::Peer => {
+                        tracing::warn!(remote = %peer, error = %e, "peer TLS handshake failed");
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -221,8 +221,7 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         advertise_ports: Some(claims.iter().map(|c| c.port).collect()),
         env: member_env,
         on_spawn: Some(on_spawn),
-        cpus: None,
-        binary: None,
+        ..Options::default()
     };
     let began = Instant::now();
     let mut phases = [0.0; 5];

@@ -76,6 +76,9 @@ pub struct Options {
     pub cpus: Option<String>,
     /// The server binary, instead of the kind's own ([`Server::binary`]).
     pub binary: Option<PathBuf>,
+    /// Peer URLs are `https://` (the test gives the `--peer-*` TLS flags,
+    /// in `extra` or `env`); client URLs stay plain.
+    pub peer_https: bool,
 }
 
 /// A running cluster of `members` processes of one [`Server`] kind.
@@ -89,6 +92,8 @@ pub struct Cluster {
     on_spawn: Option<OnSpawn>,
     cpus: Option<String>,
     binary: PathBuf,
+    /// `http` or `https`, for peer URLs.
+    peer_scheme: &'static str,
 }
 
 impl fmt::Debug for Cluster {
@@ -173,6 +178,7 @@ impl Cluster {
             cpus: opts.cpus.clone(),
             binary: opts.binary.clone().unwrap_or_else(|| kind.binary()),
             on_spawn: opts.on_spawn.take(),
+            peer_scheme: if opts.peer_https { "https" } else { "http" },
         };
         for i in 0..count {
             cluster.spawn_member(i);
@@ -185,7 +191,10 @@ impl Cluster {
         let parts: Vec<String> = self
             .members
             .iter()
-            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.advertise_port))
+            .map(|m| {
+                let scheme = self.peer_scheme;
+                format!("{}={scheme}://127.0.0.1:{}", m.name, m.advertise_port)
+            })
             .collect();
         parts.join(",")
     }
@@ -196,8 +205,9 @@ impl Cluster {
     pub fn member_args(&self, i: usize) -> Vec<String> {
         let m = &self.members[i];
         let client = format!("http://127.0.0.1:{}", m.client.port);
-        let peer = format!("http://127.0.0.1:{}", m.peer.port);
-        let advertised = format!("http://127.0.0.1:{}", m.advertise_port);
+        let scheme = self.peer_scheme;
+        let peer = format!("{scheme}://127.0.0.1:{}", m.peer.port);
+        let advertised = format!("{scheme}://127.0.0.1:{}", m.advertise_port);
         vec![
             format!("--name={}", m.name),
             format!("--data-dir={}", m.data_dir.display()),
@@ -422,9 +432,13 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.members[i].client.port)
     }
 
-    /// `http://127.0.0.1:<port>` of member `i`'s peer listener.
+    /// `http://127.0.0.1:<port>` (or `https://`) of member `i`'s peer
+    /// listener.
     pub fn peer_url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.members[i].peer.port)
+        format!(
+            "{}://127.0.0.1:{}",
+            self.peer_scheme, self.members[i].peer.port
+        )
     }
 
     /// Every member's client URL, comma-separated, for `--endpoints`
@@ -563,6 +577,12 @@ impl Cluster {
             self.print_logs();
             panic!("members {members:?} did not come back: {e}");
         }
+    }
+
+    /// Starts stopped member `i` again without waiting for anything (for a
+    /// member the others are expected to shut out).
+    pub fn relaunch(&mut self, i: usize) {
+        self.spawn_member(i);
     }
 
     /// [`Cluster::restart`] that reports instead of panicking.

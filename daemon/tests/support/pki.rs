@@ -1,7 +1,8 @@
 //! Certificates made by the tests themselves (rcgen), written as PEM files
 //! into a temp dir, valid for a day: two unrelated CAs, a server
-//! certificate for 127.0.0.1 and localhost, and client certificates (CN
-//! `root`) from each CA.
+//! certificate for 127.0.0.1 and localhost, client certificates (CN
+//! `root`) from each CA, and member (peer) certificates from each CA,
+//! good for both ends of a connection as etcd's peer certificates are.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,10 @@ pub struct Pki {
     pub client: Pair,
     /// A client certificate from another CA.
     pub stranger: Pair,
+    /// A member's certificate: server and client use, 127.0.0.1.
+    pub peer: Pair,
+    /// The same from another CA.
+    pub stranger_peer: Pair,
 }
 
 fn params(cn: &str, sans: &[&str]) -> CertificateParams {
@@ -58,10 +63,10 @@ fn leaf(
     issuer: &CertifiedIssuer<'static, KeyPair>,
     cn: &str,
     sans: &[&str],
-    usage: ExtendedKeyUsagePurpose,
+    usage: &[ExtendedKeyUsagePurpose],
 ) -> Pair {
     let mut p = params(cn, sans);
-    p.extended_key_usages = vec![usage];
+    p.extended_key_usages = usage.to_vec();
     let key = KeyPair::generate().expect("leaf key");
     let cert = p.signed_by(&key, issuer).expect("leaf certificate");
     Pair {
@@ -81,7 +86,7 @@ impl Pki {
             &ours,
             "server",
             &["127.0.0.1", "localhost"],
-            ExtendedKeyUsagePurpose::ServerAuth,
+            &[ExtendedKeyUsagePurpose::ServerAuth],
         );
         let client = leaf(
             dir.path(),
@@ -89,7 +94,7 @@ impl Pki {
             &ours,
             "root",
             &[],
-            ExtendedKeyUsagePurpose::ClientAuth,
+            &[ExtendedKeyUsagePurpose::ClientAuth],
         );
         let stranger = leaf(
             dir.path(),
@@ -97,13 +102,28 @@ impl Pki {
             &theirs,
             "root",
             &[],
+            &[ExtendedKeyUsagePurpose::ClientAuth],
+        );
+        let both = [
+            ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let peer = leaf(dir.path(), "peer", &ours, "member", &["127.0.0.1"], &both);
+        let stranger_peer = leaf(
+            dir.path(),
+            "stranger-peer",
+            &theirs,
+            "member",
+            &["127.0.0.1"],
+            &both,
         );
         Pki {
             ca: write(dir.path(), "ca.pem", &ours.pem()),
             server,
             client,
             stranger,
+            peer,
+            stranger_peer,
             _dir: dir,
         }
     }

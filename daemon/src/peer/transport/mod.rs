@@ -61,6 +61,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::peer::dial::PeerDialer;
 use crate::raft;
 
 pub use service::PeerService;
@@ -116,6 +117,8 @@ pub struct TransportOptions {
     /// HTTP/2 keep-alive ping interval on peer connections, so a peer that
     /// vanished without closing its socket is noticed.
     pub keepalive_interval: Duration,
+    /// Opens the connections, in plain text or TLS as the URL says.
+    pub dialer: PeerDialer,
 }
 
 impl Default for TransportOptions {
@@ -130,6 +133,7 @@ impl Default for TransportOptions {
             connect_timeout: Duration::from_secs(2),
             snapshot_timeout: Duration::from_secs(600),
             keepalive_interval: Duration::from_secs(10),
+            dialer: PeerDialer::plain(),
         }
     }
 }

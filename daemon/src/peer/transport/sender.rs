@@ -27,7 +27,7 @@ use prost::Message as _;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::{PeerCounters, Shared};
 use crate::peer::convert;
@@ -157,16 +157,19 @@ impl PeerLink {
 /// cluster answers there.
 pub(super) async fn connect(link: &PeerLink, url: &str) -> Result<PeerClient<Channel>, LinkError> {
     let opts = &link.shared.options;
-    let endpoint = Endpoint::from_shared(url.to_string())
+    let endpoint = opts
+        .dialer
+        .endpoint(url)
         .map_err(|e| LinkError::Connect {
             url: url.to_string(),
             reason: e.to_string(),
         })?
-        .connect_timeout(opts.connect_timeout)
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(opts.keepalive_interval)
-        .keep_alive_timeout(opts.keepalive_interval)
-        .keep_alive_while_idle(true);
+        .map(|e| {
+            e.connect_timeout(opts.connect_timeout)
+                .http2_keep_alive_interval(opts.keepalive_interval)
+                .keep_alive_timeout(opts.keepalive_interval)
+                .keep_alive_while_idle(true)
+        });
     let channel = timeout(opts.connect_timeout, endpoint.connect())
         .await
         .map_err(|_| LinkError::Timeout {

@@ -1,0 +1,186 @@
+//! TLS between members: three members on `https://` peer URLs with
+//! `--peer-cert-file`, `--peer-key-file`, `--peer-trusted-ca-file` and
+//! `--peer-client-cert-auth` (given as ETCD_* variables, which both servers
+//! read), the same steps against etcd 3.5.1 and cairn with etcdctl 3.5.1
+//! as the client, on plain client URLs:
+//!
+//! - a write on the leader is read linearizably on a follower (raft and
+//!   ReadIndex over mutual TLS);
+//! - a lease granted and kept alive through a follower (the renewal and
+//!   the remaining-time query forwarded to the leader on the peer port);
+//! - a member restarted with a certificate from another CA is shut out:
+//!   the others refuse it and it refuses them, so a later write never
+//!   reaches it; cairn's members say why in their logs.
+//!
+//! Which steps succeed, and their output (lease ids masked), must be the
+//! same for both servers. Also `--peer-auto-tls` clusters of both.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Ctl;
+use support::Server;
+use support::cluster::{Cluster, Options};
+use support::pki::{Pair, Pki};
+
+/// The ETCD_* variables of a member whose peer certificate is `pair`.
+fn peer_env(pki: &Pki, pair: &Pair) -> Vec<(String, String)> {
+    [
+        ("ETCD_PEER_CERT_FILE", pair.cert.display().to_string()),
+        ("ETCD_PEER_KEY_FILE", pair.key.display().to_string()),
+        ("ETCD_PEER_TRUSTED_CA_FILE", pki.ca.display().to_string()),
+        ("ETCD_PEER_CLIENT_CERT_AUTH", "true".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// etcdctl 3.5.1 at member `i`: whether it succeeded, and its stdout with
+/// `id` (a lease id, random per run) masked.
+fn step(c: &Cluster, i: usize, args: &[&str], id: &str) -> (bool, String) {
+    let out = c.etcdctl_at(Ctl::V3_5, i, args);
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !id.is_empty() {
+        text = text.replace(id, "<lease>");
+    }
+    (out.status.success(), text)
+}
+
+/// The steps against a `kind` cluster, and what each gave; the cluster
+/// too, for its logs.
+async fn transcript(kind: Server, pki: &Pki) -> (Vec<(String, bool, String)>, Cluster) {
+    let mut c = Cluster::start_opts(
+        kind,
+        3,
+        Options {
+            peer_https: true,
+            env: vec![peer_env(pki, &pki.peer); 3],
+            ..Options::default()
+        },
+    )
+    .await;
+    let members =
+        String::from_utf8_lossy(&c.etcdctl(Ctl::V3_5, &["member", "list"]).stdout).into_owned();
+    assert_eq!(
+        members.matches(", https://127.0.0.1:").count(),
+        3,
+        "every peer URL is https:\n{members}"
+    );
+    let leader = c.leader().await;
+    let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let (follower, outsider) = (followers[0], followers[1]);
+
+    let mut steps = Vec::new();
+    let mut record = |name: &str, result: (bool, String)| {
+        steps.push((name.to_owned(), result.0, result.1));
+    };
+    record(
+        "put on the leader",
+        step(&c, leader, &["put", "/k", "v"], ""),
+    );
+    record("get on a follower", step(&c, follower, &["get", "/k"], ""));
+
+    let granted = step(&c, follower, &["lease", "grant", "30"], "");
+    let id = granted
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{kind:?}: no lease id in {granted:?}"))
+        .to_owned();
+    record(
+        "lease grant on a follower",
+        (granted.0, granted.1.replace(&id, "<lease>")),
+    );
+    record(
+        "keep-alive on a follower",
+        step(&c, follower, &["lease", "keep-alive", "--once", &id], &id),
+    );
+    record(
+        "timetolive on a follower",
+        step(&c, follower, &["lease", "timetolive", &id], &id),
+    );
+
+    // The outsider comes back with another CA's certificate.
+    c.kill(outsider);
+    c.set_env(outsider, peer_env(pki, &pki.stranger_peer));
+    c.relaunch(outsider);
+    record("put after", step(&c, leader, &["put", "/after", "1"], ""));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // etcd's outsider does not serve clients at all (it waits to publish
+    // its name through raft, which cairn does not yet: issue 21); what
+    // matters here is that it never got the write.
+    let (_, seen) = step(
+        &c,
+        outsider,
+        &["get", "/after", "--consistency=s", "--print-value-only"],
+        "",
+    );
+    record(
+        "the outsider lacks the write",
+        (seen != "1\n", String::new()),
+    );
+    record(
+        "the others' get",
+        step(&c, follower, &["get", "/after", "--print-value-only"], ""),
+    );
+    (steps, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_mutual_tls_works_and_shuts_out_another_cas_member_as_etcd_does() {
+    let pki = Pki::new();
+    let (etcd, _etcd_cluster) = transcript(Server::Etcd, &pki).await;
+    let (cairn, cairn_cluster) = transcript(Server::Cairn, &pki).await;
+    if cairn != etcd {
+        cairn_cluster.print_logs();
+    }
+    assert_eq!(cairn, etcd);
+    // Not vacuous: the follower read the write, the lease was kept alive,
+    // and the others took the last write the outsider never got.
+    assert_eq!(etcd[1].2, "/k\nv\n");
+    assert_eq!(etcd[3].2, "lease <lease> keepalived with TTL(30)\n");
+    assert_eq!(
+        etcd[6],
+        ("the outsider lacks the write".into(), true, String::new())
+    );
+    assert_eq!(etcd[7].2, "1\n");
+    // cairn's members say why they refused the outsider.
+    let said_why = (0..3).any(|i| {
+        let log = cairn_cluster.log(i);
+        log.contains("peer TLS handshake failed") && log.contains("UnknownIssuer")
+    });
+    assert!(said_why, "no member logged why it refused the outsider");
+}
+
+/// `--peer-auto-tls` (what etcd's own end-to-end tests start their
+/// clusters with): each member makes itself a certificate and the members
+/// replicate over TLS without checking each other's, on both servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_auto_tls_clusters_work_as_etcd_does() {
+    let mut outputs = Vec::new();
+    for kind in [Server::Etcd, Server::Cairn] {
+        let c = Cluster::start_opts(
+            kind,
+            3,
+            Options {
+                peer_https: true,
+                extra: vec!["--peer-auto-tls".to_owned()],
+                ..Options::default()
+            },
+        )
+        .await;
+        let leader = c.leader().await;
+        let follower = (leader + 1) % 3;
+        let steps = vec![
+            step(&c, leader, &["put", "/k", "v"], ""),
+            step(&c, follower, &["get", "/k"], ""),
+        ];
+        let made = (0..3).all(|i| c.data_dir(i).join("fixtures/peer/cert.pem").exists());
+        outputs.push((steps, made));
+    }
+    assert_eq!(outputs[1], outputs[0]);
+    assert_eq!(outputs[0].0[1], (true, "/k\nv\n".to_owned()));
+    assert!(outputs[0].1, "etcd keeps its certificates in the data dir");
+}
