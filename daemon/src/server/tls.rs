@@ -5,6 +5,10 @@
 //! (without it, as in etcd, no client certificate is asked for). The peer
 //! port does the same with the `--peer-*` flags, and the same certificate
 //! is this member's identity when it dials other members (`peer_dialer`).
+//! Certificate and key files are read again when they change, at the next
+//! handshake (`CertFiles`), so rotating them needs no restart; with
+//! `--auto-tls` / `--peer-auto-tls` the member makes its own
+//! (`self_signed`).
 //!
 //! Connections are accepted here rather than by tonic so that ALPN offers
 //! both `h2` (gRPC) and `http/1.1` (/health, /version, /metrics and their
@@ -16,15 +20,16 @@
 //! certificate files that do not load (start-up stops with one line naming
 //! the file).
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -87,6 +92,112 @@ fn key_mismatch(cert: &Path, key: &Path) -> String {
     )
 }
 
+/// When a file was last changed, and its size: a rotation changes one.
+type Stamp = [(Option<SystemTime>, u64); 2];
+
+/// A certificate and its key read from their files, and read again when
+/// either file changes (checked at every handshake), so a rotated
+/// certificate is used from the next connection on without a restart, as
+/// etcd does. A pair that does not load (a file half-written, a key that
+/// does not fit its certificate yet) leaves the previous pair in use and
+/// is tried again at the next handshake.
+#[derive(Debug)]
+struct CertFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    stamp: Stamp,
+    pair: Arc<CertifiedKey>,
+    /// The stamp of files that failed to load, so each failure is logged
+    /// once.
+    failed: Option<Stamp>,
+}
+
+impl CertFiles {
+    /// Loads the pair; at start-up a failure is an error naming the file.
+    fn open(
+        cert: &Path,
+        key: &Path,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> anyhow::Result<CertFiles> {
+        let stamp = stamp(cert, key);
+        let pair = load(cert, key, &provider)?;
+        Ok(CertFiles {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            provider,
+            current: Mutex::new(Loaded {
+                stamp,
+                pair,
+                failed: None,
+            }),
+        })
+    }
+
+    /// The pair to present now, read again if the files changed.
+    fn pair(&self) -> Arc<CertifiedKey> {
+        let stamp = stamp(&self.cert, &self.key);
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.stamp != stamp && current.failed != Some(stamp) {
+            match load(&self.cert, &self.key, &self.provider) {
+                Ok(pair) => {
+                    tracing::info!(cert = %self.cert.display(), "certificate files changed; using them");
+                    *current = Loaded {
+                        stamp,
+                        pair,
+                        failed: None,
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "certificate files changed but do not load; keeping the previous pair"
+                    );
+                    current.failed = Some(stamp);
+                }
+            }
+        }
+        Arc::clone(&current.pair)
+    }
+}
+
+fn stamp(cert: &Path, key: &Path) -> Stamp {
+    let of = |p: &Path| std::fs::metadata(p).map_or((None, 0), |m| (m.modified().ok(), m.len()));
+    [of(cert), of(key)]
+}
+
+fn load(
+    cert: &Path,
+    key: &Path,
+    provider: &rustls::crypto::CryptoProvider,
+) -> anyhow::Result<Arc<CertifiedKey>> {
+    let (chain, key_der) = identity(cert, key)?;
+    let pair = CertifiedKey::from_der(chain, key_der, provider)
+        .with_context(|| key_mismatch(cert, key))?;
+    Ok(Arc::new(pair))
+}
+
+impl rustls::server::ResolvesServerCert for CertFiles {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.pair())
+    }
+}
+
+impl rustls::client::ResolvesClientCert for CertFiles {
+    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.pair())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// The acceptor for `https://` URLs of one port kind (client or peer), or
 /// `None` when no certificate is configured (resolution has made sure no
 /// `https://` URL needs one). With `client_cert_auth` every connecting
@@ -102,18 +213,18 @@ pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
         .context("choosing TLS versions")?;
     let builder = match (&t.trusted_ca_file, t.client_cert_auth) {
         (Some(ca), true) => {
-            let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
-                    .build()
-                    .with_context(|| format!("using {} to verify clients", ca.display()))?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots(ca)?),
+                Arc::clone(&provider),
+            )
+            .build()
+            .with_context(|| format!("using {} to verify clients", ca.display()))?;
             builder.with_client_cert_verifier(verifier)
         }
         _ => builder.with_no_client_auth(),
     };
-    let (chain, key_der) = identity(cert, key)?;
-    let mut config = builder
-        .with_single_cert(chain, key_der)
-        .with_context(|| key_mismatch(cert, key))?;
+    let files = CertFiles::open(cert, key, Arc::clone(&provider))?;
+    let mut config = builder.with_cert_resolver(Arc::new(files));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
@@ -281,7 +392,7 @@ pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
     let builder = if t.auto_tls {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(Arc::clone(&provider))))
     } else {
         let roots = match &t.trusted_ca_file {
             Some(ca) => roots(ca)?,
@@ -294,10 +405,8 @@ pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
         };
         builder.with_root_certificates(roots)
     };
-    let (chain, key_der) = identity(cert, key)?;
-    let mut config = builder
-        .with_client_auth_cert(chain, key_der)
-        .with_context(|| key_mismatch(cert, key))?;
+    let files = CertFiles::open(cert, key, provider)?;
+    let mut config = builder.with_client_cert_resolver(Arc::new(files));
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(PeerDialer::with_tls(Arc::new(config)))
 }

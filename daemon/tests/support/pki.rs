@@ -32,6 +32,12 @@ pub struct Pki {
     pub peer: Pair,
     /// The same from another CA.
     pub stranger_peer: Pair,
+    /// The other CA.
+    pub other_ca: PathBuf,
+    /// A server certificate like `server`, from the other CA.
+    pub other_server: Pair,
+    /// Both CAs in one file.
+    pub both_cas: PathBuf,
 }
 
 fn params(cn: &str, sans: &[&str]) -> CertificateParams {
@@ -117,7 +123,22 @@ impl Pki {
             &["127.0.0.1"],
             &both,
         );
+        let other_server = leaf(
+            dir.path(),
+            "other-server",
+            &theirs,
+            "server",
+            &["127.0.0.1", "localhost"],
+            &[ExtendedKeyUsagePurpose::ServerAuth],
+        );
         Pki {
+            other_ca: write(dir.path(), "other-ca.pem", &theirs.pem()),
+            both_cas: write(
+                dir.path(),
+                "both-cas.pem",
+                &format!("{}{}", ours.pem(), theirs.pem()),
+            ),
+            other_server,
             ca: write(dir.path(), "ca.pem", &ours.pem()),
             server,
             client,
