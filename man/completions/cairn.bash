@@ -23,7 +23,7 @@ _cairn() {
 
     case "${cmd}" in
         cairn)
-            opts="-h --version --print-config --config-file --name --data-dir --wal-dir --snapshot-count --heartbeat-interval --election-timeout --listen-peer-urls --listen-client-urls --listen-metrics-urls --max-snapshots --max-wals --quota-backend-bytes --max-txn-ops --max-request-bytes --initial-advertise-peer-urls --initial-cluster --initial-cluster-state --initial-cluster-token --advertise-client-urls --strict-reconfig-check --pre-vote --auto-compaction-mode --auto-compaction-retention --enable-v2 --cert-file --key-file --client-cert-auth --trusted-ca-file --auto-tls --self-signed-cert-validity --peer-cert-file --peer-key-file --peer-client-cert-auth --peer-trusted-ca-file --peer-auto-tls --logger --log-outputs --log-level --experimental-enable-lease-checkpoint --experimental-lease-checkpoint-interval --experimental-corrupt-check-time --experimental-watch-progress-notify-interval --experimental-initial-corrupt-check --force-new-cluster --help"
+            opts="-h --version --print-config --config-file --name --data-dir --wal-dir --snapshot-count --heartbeat-interval --election-timeout --listen-peer-urls --listen-client-urls --listen-metrics-urls --max-snapshots --max-wals --quota-backend-bytes --max-txn-ops --max-request-bytes --initial-advertise-peer-urls --initial-cluster --initial-cluster-state --initial-cluster-token --advertise-client-urls --strict-reconfig-check --pre-vote --auto-compaction-mode --auto-compaction-retention --enable-v2 --cert-file --key-file --client-cert-auth --trusted-ca-file --auto-tls --client-crl-file --peer-crl-file --cipher-suites --self-signed-cert-validity --peer-cert-file --peer-key-file --peer-client-cert-auth --peer-trusted-ca-file --peer-auto-tls --logger --log-outputs --log-level --experimental-enable-lease-checkpoint --experimental-lease-checkpoint-interval --experimental-corrupt-check-time --experimental-watch-progress-notify-interval --experimental-initial-corrupt-check --force-new-cluster --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -146,6 +146,18 @@ _cairn() {
                     return 0
                     ;;
                 --auto-tls)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-crl-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer-crl-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cipher-suites)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -28,6 +28,9 @@ complete -c cairn -l key-file -d 'Path to the client server TLS key file' -r -F
 complete -c cairn -l client-cert-auth -d 'Enable client cert authentication' -r
 complete -c cairn -l trusted-ca-file -d 'Path to the client server TLS trusted CA cert file' -r -F
 complete -c cairn -l auto-tls -d 'Client TLS using generated certificates' -r
+complete -c cairn -l client-crl-file -d 'Path to the client certificate revocation list file' -r -F
+complete -c cairn -l peer-crl-file -d 'Path to the peer certificate revocation list file' -r -F
+complete -c cairn -l cipher-suites -d 'Comma-separated list of supported TLS 1.2 cipher suites (Go\'s names; empty: the library\'s defaults). TLS 1.3 suites are always offered' -r
 complete -c cairn -l self-signed-cert-validity -d 'Years a certificate made by --auto-tls or --peer-auto-tls stays valid' -r
 complete -c cairn -l peer-cert-file -d 'Path to the peer server TLS cert file' -r -F
 complete -c cairn -l peer-key-file -d 'Path to the peer server TLS key file' -r -F

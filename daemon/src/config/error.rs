@@ -60,6 +60,13 @@ pub enum ConfigError {
         "--self-signed-cert-validity must be at least 1 (year) with --auto-tls or --peer-auto-tls"
     )]
     ZeroCertValidity,
+    #[error("unexpected TLS cipher suite {0:?}")]
+    UnknownCipherSuite(String),
+    #[error(
+        "--cipher-suites names none that cairn offers ({0}); add an ECDHE suite with AES-GCM \
+         or ChaCha20-Poly1305"
+    )]
+    NoCipherSuiteOffered(String),
     #[error(
         "TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
     )]

@@ -61,6 +61,7 @@ pub struct FileConfig {
     pub experimental_initial_corrupt_check: Option<bool>,
     pub force_new_cluster: Option<bool>,
     pub self_signed_cert_validity: Option<u64>,
+    pub cipher_suites: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +161,10 @@ impl FileConfig {
             client_cert_auth: client.client_cert_auth.unwrap_or(false),
             trusted_ca_file: non_empty(client.trusted_ca_file),
             auto_tls: client.auto_tls.unwrap_or(false),
+            cipher_suites: self.cipher_suites.map(|l| l.join(",")).unwrap_or_default(),
+            // etcd's file has no CRL keys.
+            client_crl_file: None,
+            peer_crl_file: None,
             self_signed_cert_validity: number_or(
                 self.self_signed_cert_validity,
                 defaults::SELF_SIGNED_CERT_VALIDITY,

@@ -240,6 +240,25 @@ pub struct Flags {
     #[arg(long, env = "ETCD_AUTO_TLS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Security")]
     pub auto_tls: bool,
 
+    /// Path to the client certificate revocation list file.
+    #[arg(long, env = "ETCD_CLIENT_CRL_FILE", value_name = "PATH", value_parser = any_path, help_heading = "Security")]
+    pub client_crl_file: Option<PathBuf>,
+
+    /// Path to the peer certificate revocation list file.
+    #[arg(long, env = "ETCD_PEER_CRL_FILE", value_name = "PATH", value_parser = any_path, help_heading = "Security")]
+    pub peer_crl_file: Option<PathBuf>,
+
+    /// Comma-separated list of supported TLS 1.2 cipher suites (Go's names; empty: the
+    /// library's defaults). TLS 1.3 suites are always offered.
+    #[arg(
+        long,
+        env = "ETCD_CIPHER_SUITES",
+        value_name = "SUITES",
+        default_value = "",
+        help_heading = "Security"
+    )]
+    pub cipher_suites: String,
+
     /// Years a certificate made by --auto-tls or --peer-auto-tls stays valid.
     #[arg(long, env = "ETCD_SELF_SIGNED_CERT_VALIDITY", value_name = "YEARS", default_value = defaults::SELF_SIGNED_CERT_VALIDITY, help_heading = "Security")]
     pub self_signed_cert_validity: String,

@@ -26,6 +26,7 @@
 //! One known difference from etcd 3.5.1: etcd refuses to start when a flag
 //! and its `ETCD_*` variable are both set; cairn lets the flag win.
 
+pub mod ciphers;
 pub mod defaults;
 mod error;
 mod file;

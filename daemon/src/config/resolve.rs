@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::ciphers;
 use super::defaults;
 use super::error::{ConfigError, ValueError};
 use super::flags::Flags;
@@ -62,6 +63,11 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
     pub trusted_ca_file: Option<PathBuf>,
+    /// Certificates listed here are refused (checked where certificates
+    /// are verified: clients' with `client_cert_auth`).
+    pub crl_file: Option<PathBuf>,
+    /// TLS 1.2 suites by Go's name, those rustls offers; empty: all.
+    pub cipher_suites: Vec<String>,
     pub client_cert_auth: bool,
     pub auto_tls: bool,
 }
@@ -107,6 +113,9 @@ pub struct ServerConfig {
     pub force_new_cluster: bool,
     /// Years a self-signed certificate lasts (`--self-signed-cert-validity`).
     pub self_signed_cert_validity: u32,
+    /// `--cipher-suites` names etcd knows and rustls does not offer; the
+    /// server warns about them.
+    pub cipher_suites_not_offered: Vec<String>,
     pub client_tls: TlsConfig,
     pub peer_tls: TlsConfig,
 }
@@ -198,18 +207,21 @@ fn log_level(value: &str) -> Result<LogLevel, ConfigError> {
     })
 }
 
+/// One port's TLS settings; `files` are the certificate, key, trusted CA
+/// and CRL files.
 fn tls(
-    cert_file: &Option<PathBuf>,
-    key_file: &Option<PathBuf>,
-    trusted_ca_file: &Option<PathBuf>,
+    [cert_file, key_file, trusted_ca_file, crl_file]: [&Option<PathBuf>; 4],
     client_cert_auth: bool,
     auto_tls: bool,
+    cipher_suites: &[String],
 ) -> TlsConfig {
     let given = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
     TlsConfig {
         cert_file: given(cert_file),
         key_file: given(key_file),
         trusted_ca_file: given(trusted_ca_file),
+        crl_file: given(crl_file),
+        cipher_suites: cipher_suites.to_vec(),
         client_cert_auth,
         auto_tls,
     }
@@ -357,19 +369,46 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         return Err(ConfigError::V2NotSupported);
     }
 
+    let mut cipher_suites = Vec::new();
+    let mut suites_not_offered = Vec::new();
+    for name in flags
+        .cipher_suites
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match ciphers::known(name) {
+            None => return Err(ConfigError::UnknownCipherSuite(name.to_owned())),
+            Some(true) => cipher_suites.push(name.to_owned()),
+            Some(false) => suites_not_offered.push(name.to_owned()),
+        }
+    }
+    if !suites_not_offered.is_empty() && cipher_suites.is_empty() {
+        return Err(ConfigError::NoCipherSuiteOffered(
+            suites_not_offered.join(","),
+        ));
+    }
     let client_tls = tls(
-        &flags.cert_file,
-        &flags.key_file,
-        &flags.trusted_ca_file,
+        [
+            &flags.cert_file,
+            &flags.key_file,
+            &flags.trusted_ca_file,
+            &flags.client_crl_file,
+        ],
         flags.client_cert_auth,
         flags.auto_tls,
+        &cipher_suites,
     );
     let peer_tls = tls(
-        &flags.peer_cert_file,
-        &flags.peer_key_file,
-        &flags.peer_trusted_ca_file,
+        [
+            &flags.peer_cert_file,
+            &flags.peer_key_file,
+            &flags.peer_trusted_ca_file,
+            &flags.peer_crl_file,
+        ],
         flags.peer_client_cert_auth,
         flags.peer_auto_tls,
+        &cipher_suites,
     );
     let self_signed_cert_validity = u32::try_from(unsigned(
         "self-signed-cert-validity",
@@ -449,6 +488,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         experimental_initial_corrupt_check: flags.experimental_initial_corrupt_check,
         force_new_cluster: flags.force_new_cluster,
         self_signed_cert_validity,
+        cipher_suites_not_offered: suites_not_offered,
         client_tls,
         peer_tls,
         name,

@@ -684,6 +684,40 @@ fn tls_flags_are_accepted_and_checked() {
     config(&["--cert-file=", "--peer-key-file="]);
 }
 
+#[test]
+fn cipher_suites_take_gos_names_and_crls_their_files() {
+    let c = config(&[
+        "--cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_RSA_WITH_AES_128_CBC_SHA",
+        "--client-crl-file=client.crl",
+        "--peer-crl-file=peer.crl",
+    ]);
+    let offered = vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_owned()];
+    assert_eq!(c.client_tls.cipher_suites, offered);
+    assert_eq!(c.peer_tls.cipher_suites, offered);
+    assert_eq!(
+        c.cipher_suites_not_offered,
+        vec!["TLS_RSA_WITH_AES_128_CBC_SHA".to_owned()]
+    );
+    assert_eq!(
+        c.client_tls.crl_file.as_deref(),
+        Some(std::path::Path::new("client.crl"))
+    );
+    assert_eq!(
+        c.peer_tls.crl_file.as_deref(),
+        Some(std::path::Path::new("peer.crl"))
+    );
+    assert!(config(&[]).client_tls.cipher_suites.is_empty());
+    // etcd's own message for a name Go does not know.
+    assert_eq!(
+        error(&["--cipher-suites=FOO"]),
+        "unexpected TLS cipher suite \"FOO\""
+    );
+    assert!(
+        error(&["--cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA"])
+            .contains("names none that cairn offers")
+    );
+}
+
 // ----- The config file -----
 
 const SAMPLE: &str = "

@@ -323,6 +323,11 @@ impl Server {
                  corruption check (--experimental-corrupt-check-time) runs from start-up"
             );
         }
+        for name in &cfg.cipher_suites_not_offered {
+            tracing::warn!(
+                "--cipher-suites: {name} is not offered by cairn's TLS library; ignoring it"
+            );
+        }
         // Certificate problems stop the start before anything is written.
         let fixtures = cfg.data_dir.join("fixtures");
         let years = cfg.self_signed_cert_validity;

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
@@ -36,6 +36,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsConfig;
+use crate::config::ciphers;
 use crate::config::urls::EtcdUrl;
 use crate::peer::dial::PeerDialer;
 
@@ -45,22 +46,47 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Established connections waiting for tonic to pick them up.
 const ACCEPTED_QUEUE: usize = 64;
 
-fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("reading certificates from {}", path.display()))?;
-    if certs.is_empty() {
-        bail!("{} holds no PEM certificate", path.display());
+/// Every PEM item of one kind (`what`, for messages) in `path`; at least
+/// one.
+fn pem_items<T: PemObject>(path: &Path, what: &str) -> anyhow::Result<Vec<T>> {
+    let items = T::pem_file_iter(path)
+        .and_then(|items| items.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading {what}s from {}", path.display()))?;
+    if items.is_empty() {
+        bail!("{} holds no PEM {what}", path.display());
     }
-    Ok(certs)
+    Ok(items)
+}
+
+fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    pem_items(path, "certificate")
 }
 
 /// ring, as tonic's `tls-ring` uses: rustls 0.23.48 deprecates it for
 /// lacking post-quantum key exchange, which etcd 3.5's Go clients do not
 /// offer either; aws-lc-rs would add a C and CMake build.
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+///
+/// With `--cipher-suites`, TLS 1.2 offers only the suites named; TLS 1.3's
+/// are always offered, as Go does.
+fn provider(t: &TlsConfig) -> Arc<rustls::crypto::CryptoProvider> {
     #[allow(deprecated)]
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !t.cipher_suites.is_empty() {
+        let wanted: Vec<String> = t
+            .cipher_suites
+            .iter()
+            .map(|n| ciphers::iana_name(n))
+            .collect();
+        provider.cipher_suites.retain(|s| {
+            matches!(s, rustls::SupportedCipherSuite::Tls13(_))
+                || wanted.contains(&format!("{:?}", s.suite()))
+        });
+    }
+    Arc::new(provider)
+}
+
+fn crls(path: &Path) -> anyhow::Result<Vec<CertificateRevocationListDer<'static>>> {
+    pem_items(path, "revocation list")
 }
 
 /// The CA certificates of `ca`, as a root store.
@@ -207,18 +233,26 @@ pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
     let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
         return Ok(None);
     };
-    let provider = provider();
+    let provider = provider(t);
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .context("choosing TLS versions")?;
     let builder = match (&t.trusted_ca_file, t.client_cert_auth) {
         (Some(ca), true) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(
+            let mut verifier = WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots(ca)?),
                 Arc::clone(&provider),
-            )
-            .build()
-            .with_context(|| format!("using {} to verify clients", ca.display()))?;
+            );
+            if let Some(crl) = &t.crl_file {
+                // etcd refuses the certificates a list names and lets
+                // through those of issuers no list covers.
+                verifier = verifier
+                    .with_crls(crls(crl)?)
+                    .allow_unknown_revocation_status();
+            }
+            let verifier = verifier
+                .build()
+                .with_context(|| format!("using {} to verify clients", ca.display()))?;
             builder.with_client_cert_verifier(verifier)
         }
         _ => builder.with_no_client_auth(),
@@ -385,7 +419,7 @@ pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
     let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
         return Ok(PeerDialer::plain());
     };
-    let provider = provider();
+    let provider = provider(t);
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .context("choosing TLS versions")?;

@@ -38,6 +38,10 @@ pub struct Pki {
     pub other_server: Pair,
     /// Both CAs in one file.
     pub both_cas: PathBuf,
+    /// A client certificate of our CA that `crl` revokes.
+    pub revoked: Pair,
+    /// Our CA's revocation list, naming `revoked`.
+    pub crl: PathBuf,
 }
 
 fn params(cn: &str, sans: &[&str]) -> CertificateParams {
@@ -131,7 +135,38 @@ impl Pki {
             &["127.0.0.1", "localhost"],
             &[ExtendedKeyUsagePurpose::ServerAuth],
         );
+        // The revoked client: a serial number of its own, named in the list.
+        let revoked_serial = rcgen::SerialNumber::from(0x5eed_u64);
+        let revoked = {
+            let mut p = params("root", &[]);
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            p.serial_number = Some(revoked_serial.clone());
+            let key = KeyPair::generate().expect("leaf key");
+            let cert = p.signed_by(&key, &ours).expect("revoked certificate");
+            Pair {
+                cert: write(dir.path(), "revoked.pem", &cert.pem()),
+                key: write(dir.path(), "revoked-key.pem", &key.serialize_pem()),
+            }
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: now - time::Duration::hours(1),
+            next_update: now + time::Duration::days(1),
+            crl_number: rcgen::SerialNumber::from(1_u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![rcgen::RevokedCertParams {
+                serial_number: revoked_serial,
+                revocation_time: now - time::Duration::minutes(5),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            }],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&ours)
+        .expect("revocation list");
         Pki {
+            crl: write(dir.path(), "crl.pem", &crl.pem().expect("CRL PEM")),
+            revoked,
             other_ca: write(dir.path(), "other-ca.pem", &theirs.pem()),
             both_cas: write(
                 dir.path(),
