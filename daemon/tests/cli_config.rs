@@ -3,6 +3,8 @@
 //! set without racing each other). Every run gets a cleared environment so
 //! stray `ETCD_*` variables on the test machine cannot leak in.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -179,6 +181,56 @@ fn help_lists_every_etcd_flag() {
             "--help does not list --{flag}"
         );
     }
+}
+
+/// Every flag etcd 3.5.1 lists in its own `--help` is one cairn takes.
+#[test]
+fn every_flag_etcd_lists_is_taken() {
+    let etcd = Command::new(support::Server::Etcd.binary())
+        .arg("--help")
+        .output()
+        .expect("etcd 3.5.1 runs");
+    let etcd_help = format!("{}{}", stdout(&etcd), stderr(&etcd));
+    let etcd_flags: Vec<&str> = etcd_help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split([' ', '\t']).next())
+        .filter(|f| !f.is_empty() && *f != "version" && *f != "help")
+        .collect();
+    assert!(
+        etcd_flags.len() > 80,
+        "etcd lists {} flags?",
+        etcd_flags.len()
+    );
+    let help = stdout(&cairn(&["--help"], &[]));
+    let missing: Vec<&&str> = etcd_flags
+        .iter()
+        .filter(|f| !help.contains(&format!("--{f} ")) && !help.contains(&format!("--{f}[=")))
+        .collect();
+    assert!(missing.is_empty(), "cairn does not take {missing:?}");
+    // Taken means parsed, from the command line and the environment.
+    let out = cairn(
+        &["--unsafe-no-fsync", "--auth-token=jwt"],
+        &[("ETCD_GRPC_KEEPALIVE_INTERVAL", "1s"), ("ETCD_CORS", "x")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("ETCD_CORS"), "{}", stderr(&out));
+}
+
+/// A flag whose effect cairn cannot give is refused when set, saying why.
+#[test]
+fn compatibility_flags_that_matter_are_refused() {
+    assert_refused(
+        &["--discovery=https://discovery.etcd.io/abc"],
+        &[],
+        "--discovery=https://discovery.etcd.io/abc is not supported: cairn cannot bootstrap \
+         through a discovery service; list the members with --initial-cluster",
+    );
+    assert_refused(
+        &[],
+        &[("ETCD_PROXY", "on")],
+        "--proxy=on is not supported: cairn has no v2 proxy mode; run a member",
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //!   the remaining-time query forwarded to the leader on the peer port);
 //! - a member restarted with a certificate from another CA is shut out:
 //!   the others refuse it and it refuses them, so a later write never
-//!   reaches it; cairn's members say why in their logs.
+//!   reaches it; cairn's members say why in their logs. The same for a
+//!   certificate of the right CA with a CN `--peer-cert-allowed-cn` does
+//!   not allow.
 //!
 //! Which steps succeed, and their output (lease ids masked), must be the
 //! same for both servers. Also `--peer-auto-tls` clusters of both.
@@ -48,15 +50,30 @@ fn step(c: &Cluster, i: usize, args: &[&str], id: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// The steps against a `kind` cluster, and what each gave; the cluster
-/// too, for its logs.
-async fn transcript(kind: Server, pki: &Pki) -> (Vec<(String, bool, String)>, Cluster) {
+/// The steps against a `kind` cluster whose members also get `extra`
+/// variables, with `outsider` the certificate a member comes back with;
+/// what each step gave, and the cluster, for its logs.
+async fn transcript(
+    kind: Server,
+    pki: &Pki,
+    extra: &[(&str, &str)],
+    outsider_pair: &Pair,
+) -> (Vec<(String, bool, String)>, Cluster) {
+    let env_of = |pair: &Pair| {
+        let mut env = peer_env(pki, pair);
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        env
+    };
     let mut c = Cluster::start_opts(
         kind,
         3,
         Options {
             peer_https: true,
-            env: vec![peer_env(pki, &pki.peer); 3],
+            env: vec![env_of(&pki.peer); 3],
             ..Options::default()
         },
     )
@@ -102,9 +119,9 @@ async fn transcript(kind: Server, pki: &Pki) -> (Vec<(String, bool, String)>, Cl
         step(&c, follower, &["lease", "timetolive", &id], &id),
     );
 
-    // The outsider comes back with another CA's certificate.
+    // The outsider comes back with a certificate the others refuse.
     c.kill(outsider);
-    c.set_env(outsider, peer_env(pki, &pki.stranger_peer));
+    c.set_env(outsider, env_of(outsider_pair));
     c.relaunch(outsider);
     record("put after", step(&c, leader, &["put", "/after", "1"], ""));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -131,8 +148,8 @@ async fn transcript(kind: Server, pki: &Pki) -> (Vec<(String, bool, String)>, Cl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_mutual_tls_works_and_shuts_out_another_cas_member_as_etcd_does() {
     let pki = Pki::new();
-    let (etcd, _etcd_cluster) = transcript(Server::Etcd, &pki).await;
-    let (cairn, cairn_cluster) = transcript(Server::Cairn, &pki).await;
+    let (etcd, _etcd_cluster) = transcript(Server::Etcd, &pki, &[], &pki.stranger_peer).await;
+    let (cairn, cairn_cluster) = transcript(Server::Cairn, &pki, &[], &pki.stranger_peer).await;
     if cairn != etcd {
         cairn_cluster.print_logs();
     }
@@ -152,6 +169,32 @@ async fn peer_mutual_tls_works_and_shuts_out_another_cas_member_as_etcd_does() {
         log.contains("peer TLS handshake failed") && log.contains("UnknownIssuer")
     });
     assert!(said_why, "no member logged why it refused the outsider");
+}
+
+/// `--peer-cert-allowed-cn`: a member whose certificate is from the right
+/// CA but names another CN is shut out, as etcd shuts it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_cert_allowed_cn_shuts_out_another_cn_as_etcd_does() {
+    let pki = Pki::new();
+    let allowed = [("ETCD_PEER_CERT_ALLOWED_CN", "member")];
+    let (etcd, _etcd_cluster) = transcript(Server::Etcd, &pki, &allowed, &pki.intruder_peer).await;
+    let (cairn, cairn_cluster) =
+        transcript(Server::Cairn, &pki, &allowed, &pki.intruder_peer).await;
+    if cairn != etcd {
+        cairn_cluster.print_logs();
+    }
+    assert_eq!(cairn, etcd);
+    assert_eq!(etcd[1].2, "/k\nv\n");
+    assert_eq!(
+        etcd[6],
+        ("the outsider lacks the write".into(), true, String::new())
+    );
+    let said_why = (0..3).any(|i| {
+        cairn_cluster
+            .log(i)
+            .contains("client certificate authentication failed: its CN Some(\"intruder\")")
+    });
+    assert!(said_why, "no member logged why it refused the intruder");
 }
 
 /// `--peer-auto-tls` (what etcd's own end-to-end tests start their

@@ -31,6 +31,9 @@ complete -c cairn -l auto-tls -d 'Client TLS using generated certificates' -r
 complete -c cairn -l client-crl-file -d 'Path to the client certificate revocation list file' -r -F
 complete -c cairn -l peer-crl-file -d 'Path to the peer certificate revocation list file' -r -F
 complete -c cairn -l cipher-suites -d 'Comma-separated list of supported TLS 1.2 cipher suites (Go\'s names; empty: the library\'s defaults). TLS 1.3 suites are always offered' -r
+complete -c cairn -l client-cert-allowed-hostname -d 'Allowed TLS hostname for client cert authentication' -r
+complete -c cairn -l peer-cert-allowed-cn -d 'Required CN for client certs connecting to the peer endpoint' -r
+complete -c cairn -l peer-cert-allowed-hostname -d 'Allowed TLS hostname for inter peer authentication' -r
 complete -c cairn -l self-signed-cert-validity -d 'Years a certificate made by --auto-tls or --peer-auto-tls stays valid' -r
 complete -c cairn -l peer-cert-file -d 'Path to the peer server TLS cert file' -r -F
 complete -c cairn -l peer-key-file -d 'Path to the peer server TLS key file' -r -F
@@ -46,6 +49,47 @@ complete -c cairn -l experimental-corrupt-check-time -d 'How often the leader co
 complete -c cairn -l experimental-watch-progress-notify-interval -d 'Interval between watch progress notifications (a Go duration such as 10m)' -r
 complete -c cairn -l experimental-initial-corrupt-check -d 'Accepted for etcd compatibility; no effect: cairn does not compare hashes with its peers before serving (the periodic check, --experimental-corrupt-check-time, runs from start-up on)' -r
 complete -c cairn -l force-new-cluster -d 'Force a new one-member cluster from this member\'s data' -r
+complete -c cairn -l auth-token -d 'No effect: authentication is not built yet.' -r
+complete -c cairn -l auth-token-ttl -d 'No effect: authentication is not built yet.' -r
+complete -c cairn -l bcrypt-cost -d 'No effect: authentication is not built yet.' -r
+complete -c cairn -l backend-batch-interval -d 'No effect: cairn\'s store commits each apply group when it is applied.' -r
+complete -c cairn -l backend-batch-limit -d 'No effect: cairn\'s store commits each apply group when it is applied.' -r
+complete -c cairn -l backend-bbolt-freelist-type -d 'No effect: cairn\'s store is not bbolt.' -r
+complete -c cairn -l cors -d 'No effect: cairn sends no CORS headers (they serve etcd\'s v2 API in browsers).' -r
+complete -c cairn -l discovery -d 'Refused unless left at its default: cairn cannot bootstrap through a discovery service; list the members with --initial-cluster.' -r
+complete -c cairn -l discovery-fallback -d 'No effect: it only matters with --discovery.' -r
+complete -c cairn -l discovery-proxy -d 'No effect: it only matters with --discovery.' -r
+complete -c cairn -l discovery-srv -d 'Refused unless left at its default: cairn cannot bootstrap through a discovery service; list the members with --initial-cluster.' -r
+complete -c cairn -l discovery-srv-name -d 'No effect: it only matters with --discovery.' -r
+complete -c cairn -l enable-log-rotation -d 'No effect: log files are not rotated by cairn; rotate them with logrotate (copytruncate).' -r
+complete -c cairn -l log-rotation-config-json -d 'No effect: log files are not rotated by cairn.' -r
+complete -c cairn -l enable-pprof -d 'No effect: there is no Go profiler in cairn.' -r
+complete -c cairn -l experimental-bootstrap-defrag-threshold-megabytes -d 'No effect: cairn does not defragment at start-up.' -r
+complete -c cairn -l experimental-compaction-batch-limit -d 'No effect: compaction removes old revisions in one pass.' -r
+complete -c cairn -l experimental-enable-distributed-tracing -d 'No effect: cairn exports no OpenTelemetry traces.' -r
+complete -c cairn -l experimental-distributed-tracing-address -d 'No effect: cairn exports no OpenTelemetry traces.' -r
+complete -c cairn -l experimental-distributed-tracing-instance-id -d 'No effect: cairn exports no OpenTelemetry traces.' -r
+complete -c cairn -l experimental-distributed-tracing-service-name -d 'No effect: cairn exports no OpenTelemetry traces.' -r
+complete -c cairn -l experimental-enable-v2v3 -d 'Refused unless left at its default: cairn serves only the v3 API.' -r
+complete -c cairn -l experimental-peer-skip-client-san-verification -d 'No effect: cairn does not match a peer\'s client certificate against its address.' -r
+complete -c cairn -l experimental-txn-mode-write-with-shared-buffer -d 'No effect: cairn\'s transactions read the store directly.' -r
+complete -c cairn -l experimental-warning-apply-duration -d 'No effect: applies slower than 100ms are logged.' -r
+complete -c cairn -l grpc-keepalive-interval -d 'No effect: the client port pings idle connections every 10s and accepts any client ping rate.' -r
+complete -c cairn -l grpc-keepalive-min-time -d 'No effect: the client port pings idle connections every 10s and accepts any client ping rate.' -r
+complete -c cairn -l grpc-keepalive-timeout -d 'No effect: the client port pings idle connections every 10s and accepts any client ping rate.' -r
+complete -c cairn -l host-whitelist -d 'No effect: cairn serves every Host header (the check guards etcd\'s v2 API).' -r
+complete -c cairn -l initial-election-tick-advance -d 'No effect: a new member waits one election timeout before campaigning.' -r
+complete -c cairn -l metrics -d 'No effect: /metrics serves the same series at every level.' -r
+complete -c cairn -l proxy -d 'Refused unless left at its default: cairn has no v2 proxy mode; run a member.' -r
+complete -c cairn -l proxy-dial-timeout -d 'No effect: it only matters with --proxy.' -r
+complete -c cairn -l proxy-failure-wait -d 'No effect: it only matters with --proxy.' -r
+complete -c cairn -l proxy-read-timeout -d 'No effect: it only matters with --proxy.' -r
+complete -c cairn -l proxy-refresh-interval -d 'No effect: it only matters with --proxy.' -r
+complete -c cairn -l proxy-write-timeout -d 'No effect: it only matters with --proxy.' -r
+complete -c cairn -l socket-reuse-address -d 'No effect: listeners always set SO_REUSEADDR.' -r
+complete -c cairn -l socket-reuse-port -d 'No effect: listeners do not set SO_REUSEPORT; a port in use stops start-up.' -r
+complete -c cairn -l unsafe-no-fsync -d 'No effect: cairn always syncs its log to disk; the setting would only trade data for speed.' -r
+complete -c cairn -l v2-deprecation -d 'No effect: cairn has no v2 store to deprecate.' -r
 complete -c cairn -l version -d 'Print the version and exit'
 complete -c cairn -l print-config -d 'cairn only: resolve the configuration (flags, ETCD_* variables or the config file), run the checks made before bootstrapping, print the result and exit without serving'
 complete -c cairn -s h -l help -d 'Print help (see more with \'--help\')'

@@ -21,6 +21,8 @@ pub enum ValueError {
     NotUnsigned,
     #[error("not an integer")]
     NotInteger,
+    #[error("not a boolean (true, false, 1, 0, t, f)")]
+    NotBool,
     #[error("must be one of {0}")]
     NotOneOf(&'static str),
     #[error("in revision mode the retention is a number of revisions")]
@@ -60,6 +62,16 @@ pub enum ConfigError {
         "--self-signed-cert-validity must be at least 1 (year) with --auto-tls or --peer-auto-tls"
     )]
     ZeroCertValidity,
+    #[error(
+        "AllowedCN and AllowedHostname are mutually exclusive (cn={cn:?}, hostname={hostname:?})"
+    )]
+    AllowedCnAndHostname { cn: String, hostname: String },
+    #[error("--{flag}={value} is not supported: {why}")]
+    CompatRefused {
+        flag: &'static str,
+        value: String,
+        why: &'static str,
+    },
     #[error("unexpected TLS cipher suite {0:?}")]
     UnknownCipherSuite(String),
     #[error(

@@ -62,6 +62,9 @@ pub struct FileConfig {
     pub force_new_cluster: Option<bool>,
     pub self_signed_cert_validity: Option<u64>,
     pub cipher_suites: Option<Vec<String>>,
+    pub client_cert_allowed_hostname: Option<String>,
+    pub peer_cert_allowed_cn: Option<String>,
+    pub peer_cert_allowed_hostname: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +165,11 @@ impl FileConfig {
             trusted_ca_file: non_empty(client.trusted_ca_file),
             auto_tls: client.auto_tls.unwrap_or(false),
             cipher_suites: self.cipher_suites.map(|l| l.join(",")).unwrap_or_default(),
+            client_cert_allowed_hostname: self.client_cert_allowed_hostname.unwrap_or_default(),
+            peer_cert_allowed_cn: self.peer_cert_allowed_cn.unwrap_or_default(),
+            peer_cert_allowed_hostname: self.peer_cert_allowed_hostname.unwrap_or_default(),
+            // Not read from the file: see config::compat.
+            compat: super::compat::defaults(),
             // etcd's file has no CRL keys.
             client_crl_file: None,
             peer_crl_file: None,

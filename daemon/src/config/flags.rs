@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, CommandFactory, Parser};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use super::defaults;
 
@@ -259,6 +259,36 @@ pub struct Flags {
     )]
     pub cipher_suites: String,
 
+    /// Allowed TLS hostname for client cert authentication.
+    #[arg(
+        long,
+        env = "ETCD_CLIENT_CERT_ALLOWED_HOSTNAME",
+        value_name = "HOST",
+        default_value = "",
+        help_heading = "Security"
+    )]
+    pub client_cert_allowed_hostname: String,
+
+    /// Required CN for client certs connecting to the peer endpoint.
+    #[arg(
+        long,
+        env = "ETCD_PEER_CERT_ALLOWED_CN",
+        value_name = "CN",
+        default_value = "",
+        help_heading = "Security"
+    )]
+    pub peer_cert_allowed_cn: String,
+
+    /// Allowed TLS hostname for inter peer authentication.
+    #[arg(
+        long,
+        env = "ETCD_PEER_CERT_ALLOWED_HOSTNAME",
+        value_name = "HOST",
+        default_value = "",
+        help_heading = "Security"
+    )]
+    pub peer_cert_allowed_hostname: String,
+
     /// Years a certificate made by --auto-tls or --peer-auto-tls stays valid.
     #[arg(long, env = "ETCD_SELF_SIGNED_CERT_VALIDITY", value_name = "YEARS", default_value = defaults::SELF_SIGNED_CERT_VALIDITY, help_heading = "Security")]
     pub self_signed_cert_validity: String,
@@ -340,6 +370,11 @@ pub struct Flags {
     /// Force a new one-member cluster from this member's data.
     #[arg(long, env = "ETCD_FORCE_NEW_CLUSTER", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Unsafe")]
     pub force_new_cluster: bool,
+
+    /// The flags of [`compat`](super::compat), by name, as given or
+    /// defaulted (all defaulted when the settings come from a file).
+    #[arg(skip)]
+    pub compat: Vec<(&'static str, String)>,
 }
 
 /// The clap definition of cairn's command line, which its man page and
@@ -347,7 +382,9 @@ pub struct Flags {
 /// the man page; `--help` keeps its one-screen layout (a long description
 /// would switch clap to the long one).
 pub fn command() -> clap::Command {
-    Flags::command().long_about(format!("cairn is {ABOUT}.\n\n{SOURCES}"))
+    Flags::command()
+        .args(super::compat::args())
+        .long_about(format!("cairn is {ABOUT}.\n\n{SOURCES}"))
 }
 
 impl Flags {
@@ -359,7 +396,10 @@ impl Flags {
         I: IntoIterator<Item = T>,
         T: Into<OsString>,
     {
-        Flags::try_parse_from(normalize_go_args(args))
+        let matches = command().try_get_matches_from(normalize_go_args(args))?;
+        let mut flags = Flags::from_arg_matches(&matches)?;
+        flags.compat = super::compat::values(&matches);
+        Ok(flags)
     }
 }
 
@@ -372,7 +412,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let command = Flags::command();
+    let command = command();
     // Long name -> whether it takes the next argument as its value.
     let mut known: HashMap<&str, bool> = command
         .get_arguments()
@@ -432,7 +472,7 @@ where
     I: IntoIterator<Item = K>,
     K: Into<OsString>,
 {
-    let command = Flags::command();
+    let command = command();
     let known: Vec<&std::ffi::OsStr> = command
         .get_arguments()
         .filter_map(|a| a.get_env())

@@ -27,6 +27,7 @@
 //! and its `ETCD_*` variable are both set; cairn lets the flag win.
 
 pub mod ciphers;
+pub mod compat;
 pub mod defaults;
 mod error;
 mod file;

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ciphers;
+use super::compat;
 use super::defaults;
 use super::error::{ConfigError, ValueError};
 use super::flags::Flags;
+use super::flags::parse_go_bool;
 use super::ids;
 use super::urls::{self, ClusterMember, EtcdUrl, join_cluster, join_urls};
 use cairn_client::duration::parse_go_duration;
@@ -55,9 +57,8 @@ pub enum LogLevel {
     Fatal,
 }
 
-/// TLS settings for one side (clients or peers). The client side is served
-/// on `https://` listen URLs; resolution refuses peer TLS and auto-TLS,
-/// which are not built yet.
+/// TLS settings for one side (clients or peers), served on its `https://`
+/// listen URLs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
@@ -68,6 +69,13 @@ pub struct TlsConfig {
     pub crl_file: Option<PathBuf>,
     /// TLS 1.2 suites by Go's name, those rustls offers; empty: all.
     pub cipher_suites: Vec<String>,
+    /// With `client_cert_auth`: the common name every connecting
+    /// certificate must carry (`--peer-cert-allowed-cn`).
+    pub allowed_cn: Option<String>,
+    /// With `client_cert_auth`: a host name every connecting certificate
+    /// must be valid for (`--client-cert-allowed-hostname`,
+    /// `--peer-cert-allowed-hostname`).
+    pub allowed_hostname: Option<String>,
     pub client_cert_auth: bool,
     pub auto_tls: bool,
 }
@@ -116,6 +124,9 @@ pub struct ServerConfig {
     /// `--cipher-suites` names etcd knows and rustls does not offer; the
     /// server warns about them.
     pub cipher_suites_not_offered: Vec<String>,
+    /// etcd flags set to something cairn does not act on, one line each
+    /// (see `compat`); the server logs them.
+    pub ignored_flags: Vec<String>,
     pub client_tls: TlsConfig,
     pub peer_tls: TlsConfig,
 }
@@ -224,6 +235,8 @@ fn tls(
         cipher_suites: cipher_suites.to_vec(),
         client_cert_auth,
         auto_tls,
+        allowed_cn: None,
+        allowed_hostname: None,
     }
 }
 
@@ -369,6 +382,34 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         return Err(ConfigError::V2NotSupported);
     }
 
+    let mut ignored_flags = Vec::new();
+    for (name, value) in &flags.compat {
+        let Some(c) = compat::find(name) else {
+            continue;
+        };
+        let differs = if c.boolean {
+            let given =
+                parse_go_bool(value).map_err(|_| invalid(c.name, value, ValueError::NotBool))?;
+            given != parse_go_bool(c.default).unwrap_or(false)
+        } else {
+            value != c.default
+        };
+        if !differs {
+            continue;
+        }
+        match c.effect {
+            compat::Effect::None(why) => {
+                ignored_flags.push(format!("--{name}={value} has no effect in cairn: {why}"));
+            }
+            compat::Effect::Refused(why) => {
+                return Err(ConfigError::CompatRefused {
+                    flag: c.name,
+                    value: value.clone(),
+                    why,
+                });
+            }
+        }
+    }
     let mut cipher_suites = Vec::new();
     let mut suites_not_offered = Vec::new();
     for name in flags
@@ -410,6 +451,22 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         flags.peer_auto_tls,
         &cipher_suites,
     );
+    let named = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+    let client_tls = TlsConfig {
+        allowed_hostname: named(&flags.client_cert_allowed_hostname),
+        ..client_tls
+    };
+    let peer_tls = TlsConfig {
+        allowed_cn: named(&flags.peer_cert_allowed_cn),
+        allowed_hostname: named(&flags.peer_cert_allowed_hostname),
+        ..peer_tls
+    };
+    if let (Some(cn), Some(hostname)) = (&peer_tls.allowed_cn, &peer_tls.allowed_hostname) {
+        return Err(ConfigError::AllowedCnAndHostname {
+            cn: cn.clone(),
+            hostname: hostname.clone(),
+        });
+    }
     let self_signed_cert_validity = u32::try_from(unsigned(
         "self-signed-cert-validity",
         &flags.self_signed_cert_validity,
@@ -489,6 +546,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         force_new_cluster: flags.force_new_cluster,
         self_signed_cert_validity,
         cipher_suites_not_offered: suites_not_offered,
+        ignored_flags,
         client_tls,
         peer_tls,
         name,

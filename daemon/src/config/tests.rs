@@ -707,6 +707,22 @@ fn cipher_suites_take_gos_names_and_crls_their_files() {
         Some(std::path::Path::new("peer.crl"))
     );
     assert!(config(&[]).client_tls.cipher_suites.is_empty());
+    let allowed = config(&[
+        "--client-cert-allowed-hostname=c.example",
+        "--peer-cert-allowed-cn=member",
+    ]);
+    assert_eq!(
+        allowed.client_tls.allowed_hostname.as_deref(),
+        Some("c.example")
+    );
+    assert_eq!(allowed.peer_tls.allowed_cn.as_deref(), Some("member"));
+    assert_eq!(
+        error(&[
+            "--peer-cert-allowed-cn=member",
+            "--peer-cert-allowed-hostname=m.example"
+        ]),
+        "AllowedCN and AllowedHostname are mutually exclusive (cn=\"member\", hostname=\"m.example\")"
+    );
     // etcd's own message for a name Go does not know.
     assert_eq!(
         error(&["--cipher-suites=FOO"]),
@@ -862,4 +878,33 @@ fn unknown_etcd_variables_are_reported() {
         "ETCD_PRE_VOTE",
     ];
     assert_eq!(unrecognized_env_vars(names), ["ETCD_BOGUS"]);
+}
+
+#[test]
+fn compatibility_flags_are_taken_and_judged() {
+    let c = config(&[
+        "--unsafe-no-fsync",
+        "--auth-token=simple",
+        "--metrics=extensive",
+    ]);
+    assert_eq!(
+        c.ignored_flags,
+        vec![
+            "--metrics=extensive has no effect in cairn: /metrics serves the same series at \
+             every level"
+                .to_owned(),
+            "--unsafe-no-fsync=true has no effect in cairn: cairn always syncs its log to \
+             disk; the setting would only trade data for speed"
+                .to_owned(),
+        ]
+    );
+    assert!(
+        config(&["--unsafe-no-fsync=false"])
+            .ignored_flags
+            .is_empty()
+    );
+    assert!(error(&["--discovery-srv=example.com"]).contains("is not supported"));
+    assert!(error(&["--enable-pprof=maybe"]).contains("not a boolean"));
+    // Only the proxy mode itself is refused; its tuning is harmless.
+    assert_eq!(config(&["--proxy-dial-timeout=5"]).ignored_flags.len(), 1);
 }

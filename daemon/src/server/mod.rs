@@ -323,6 +323,9 @@ impl Server {
                  corruption check (--experimental-corrupt-check-time) runs from start-up"
             );
         }
+        for line in &cfg.ignored_flags {
+            tracing::warn!("{line}");
+        }
         for name in &cfg.cipher_suites_not_offered {
             tracing::warn!(
                 "--cipher-suites: {name} is not offered by cairn's TLS library; ignoring it"

@@ -253,7 +253,13 @@ pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
             let verifier = verifier
                 .build()
                 .with_context(|| format!("using {} to verify clients", ca.display()))?;
-            builder.with_client_cert_verifier(verifier)
+            match AllowedIdentity::new(t) {
+                Some(rule) => builder.with_client_cert_verifier(Arc::new(AllowedClients {
+                    inner: verifier,
+                    rule,
+                })),
+                None => builder.with_client_cert_verifier(verifier),
+            }
         }
         _ => builder.with_no_client_auth(),
     };
@@ -261,6 +267,109 @@ pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
     let mut config = builder.with_cert_resolver(Arc::new(files));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// What a connecting certificate must name besides chaining to the CA:
+/// etcd's `--peer-cert-allowed-cn` and `--*-cert-allowed-hostname`.
+#[derive(Debug, Clone)]
+enum AllowedIdentity {
+    CommonName(String),
+    Hostname(String),
+}
+
+impl AllowedIdentity {
+    fn new(t: &TlsConfig) -> Option<AllowedIdentity> {
+        t.allowed_cn
+            .clone()
+            .map(AllowedIdentity::CommonName)
+            .or_else(|| t.allowed_hostname.clone().map(AllowedIdentity::Hostname))
+    }
+
+    /// Why `cert` does not qualify, if it does not.
+    fn refuses(&self, cert: &CertificateDer<'_>) -> Option<String> {
+        match self {
+            AllowedIdentity::CommonName(allowed) => {
+                let cn = common_name(cert);
+                (cn.as_deref() != Some(allowed.as_str()))
+                    .then(|| format!("its CN {cn:?} is not the allowed {allowed:?}"))
+            }
+            AllowedIdentity::Hostname(host) => {
+                let valid = rustls::pki_types::ServerName::try_from(host.as_str())
+                    .ok()
+                    .zip(webpki::EndEntityCert::try_from(cert).ok())
+                    .is_some_and(|(name, ee)| ee.verify_is_valid_for_subject_name(&name).is_ok());
+                (!valid).then(|| format!("it is not valid for the allowed host name {host:?}"))
+            }
+        }
+    }
+}
+
+/// The common name of a certificate's subject, if it has one.
+pub fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let cn = parsed.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_owned)
+}
+
+/// A client-certificate verifier that also applies an [`AllowedIdentity`].
+#[derive(Debug)]
+struct AllowedClients {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    rule: AllowedIdentity,
+}
+
+impl rustls::server::danger::ClientCertVerifier for AllowedClients {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        match self.rule.refuses(end_entity) {
+            None => Ok(verified),
+            // etcd's words, and why.
+            Some(why) => Err(rustls::Error::General(format!(
+                "client certificate authentication failed: {why}"
+            ))),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// With `--auto-tls` (or `--peer-auto-tls`) and no certificate files: the
@@ -496,4 +605,40 @@ pub fn accept(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate with common name `cn` valid for `sans`.
+    fn cert(cn: &str, sans: &[&str]) -> CertificateDer<'static> {
+        let mut p =
+            rcgen::CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let key = rcgen::KeyPair::generate().unwrap();
+        p.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn the_allowed_cn_and_host_name_are_checked() {
+        let member = cert("member", &["10.0.0.1", "m1.example"]);
+        let cn = AllowedIdentity::CommonName("member".into());
+        assert_eq!(cn.refuses(&member), None);
+        let other = cn.refuses(&cert("intruder", &["10.0.0.1"]));
+        assert!(other.unwrap().contains("\"intruder\""));
+
+        for host in ["10.0.0.1", "m1.example"] {
+            assert_eq!(
+                AllowedIdentity::Hostname(host.into()).refuses(&member),
+                None
+            );
+        }
+        for host in ["10.0.0.2", "m2.example", "not a host"] {
+            let why = AllowedIdentity::Hostname(host.into()).refuses(&member);
+            assert!(why.is_some(), "{host} allowed");
+        }
+        assert_eq!(common_name(&member).as_deref(), Some("member"));
+    }
 }

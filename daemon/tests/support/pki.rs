@@ -38,6 +38,8 @@ pub struct Pki {
     pub other_server: Pair,
     /// Both CAs in one file.
     pub both_cas: PathBuf,
+    /// A member certificate of our CA with another CN (`intruder`).
+    pub intruder_peer: Pair,
     /// A client certificate of our CA that `crl` revokes.
     pub revoked: Pair,
     /// Our CA's revocation list, naming `revoked`.
@@ -119,6 +121,14 @@ impl Pki {
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
         let peer = leaf(dir.path(), "peer", &ours, "member", &["127.0.0.1"], &both);
+        let intruder_peer = leaf(
+            dir.path(),
+            "intruder-peer",
+            &ours,
+            "intruder",
+            &["127.0.0.1"],
+            &both,
+        );
         let stranger_peer = leaf(
             dir.path(),
             "stranger-peer",
@@ -167,6 +177,7 @@ impl Pki {
         Pki {
             crl: write(dir.path(), "crl.pem", &crl.pem().expect("CRL PEM")),
             revoked,
+            intruder_peer,
             other_ca: write(dir.path(), "other-ca.pem", &theirs.pem()),
             both_cas: write(
                 dir.path(),
