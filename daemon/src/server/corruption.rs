@@ -1,8 +1,9 @@
 //! The periodic corruption check (`--experimental-corrupt-check-time`):
 //! the leader compares its HashKV with every other member's at the same
-//! revision (asked on their peer URLs) and raises the CORRUPT alarm, through raft, for a member whose
-//! hash differs while its compaction point is the same. etcd has the same
-//! check, off by default; cairn runs it unless the interval is 0.
+//! revision (asked on their peer URLs) and raises the CORRUPT alarm,
+//! through raft, for a member whose hash differs while its compaction point
+//! is the same. etcd has the same check, off by default; cairn runs it
+//! unless the interval is 0.
 //!
 //! Owns: deciding that a member diverged. Must never: run on a member that
 //! is not the leader (the alarm would race the leader's own check), or

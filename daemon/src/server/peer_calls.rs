@@ -132,6 +132,11 @@ impl PeerCalls {
                 Err(e) => Err(e),
             };
             match answer {
+                // This member took over meanwhile: the caller's client
+                // retries, and lands on the leader's own path.
+                Err(_) if self.shared.raft.is_leader.load(Ordering::Relaxed) => {
+                    return Err(EtcdError::LeaderChanged.into());
+                }
                 Err(e) if leadership_moving(&e) && Instant::now() < deadline => {
                     if self.shared.raft.leader.load(Ordering::Relaxed) == 0 {
                         self.shared.wait_for_leader().await?;
