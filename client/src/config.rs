@@ -11,12 +11,13 @@ use std::time::Duration;
 /// How the client authenticates itself and the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Credentials {
-    /// Plain HTTP/2, no user: what cairn serves today.
+    /// Plain HTTP/2, no user.
     #[default]
     Insecure,
     /// TLS: trust the CA in `ca` (else the system's roots), present the
-    /// client certificate `cert` with `key` if given. `skip_verify` is not
-    /// supported yet ([`crate::Error::Unsupported`]).
+    /// client certificate `cert` with `key` if given; with `skip_verify`,
+    /// accept any server certificate (etcdctl's
+    /// `--insecure-skip-tls-verify`: encrypted, not authenticated).
     Tls {
         ca: Option<String>,
         cert: Option<String>,

@@ -11,9 +11,14 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tonic::transport::Channel;
 
 use super::config::{ClientConfig, Credentials};
+use super::dial::{AnyCertificate, Dialer};
 use super::error::Error;
 
 /// First backoff after a failure; doubles per consecutive failure.
@@ -48,8 +53,8 @@ pub struct Picked {
 pub struct Endpoints {
     inner: Mutex<Inner>,
     config: ClientConfig,
-    /// The TLS settings every channel uses, its files read once.
-    tls: Option<ClientTlsConfig>,
+    /// Dials every channel, with the TLS settings (files read once).
+    dialer: Dialer,
 }
 
 #[derive(Debug)]
@@ -64,24 +69,22 @@ impl Endpoints {
         if config.endpoints.is_empty() {
             return Err(Error::NoEndpoints);
         }
-        match &config.credentials {
-            Credentials::Insecure => {}
-            Credentials::Tls {
-                skip_verify: true, ..
-            } => return Err(Error::Unsupported("--insecure-skip-tls-verify")),
-            Credentials::Tls { .. } => {}
-            Credentials::User { .. } => return Err(Error::Unsupported("user authentication")),
+        if let Credentials::User { .. } = &config.credentials {
+            return Err(Error::Unsupported("user authentication"));
         }
-        let tls = tls_config(&config.credentials)?;
+        let dialer = match tls_config(&config.credentials)? {
+            Some(tls) => Dialer::with_tls(Arc::new(tls)),
+            None => Dialer::plain("--cacert, --cert and --key"),
+        };
         let members = config
             .endpoints
             .iter()
-            .map(|e| connect(config, tls.as_ref(), e))
+            .map(|e| connect(config, &dialer, e))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Endpoints {
             inner: Mutex::new(Inner { members, next: 0 }),
             config: config.clone(),
-            tls,
+            dialer,
         })
     }
 
@@ -119,7 +122,7 @@ impl Endpoints {
             return Ok(m.channel.clone());
         }
         drop(inner);
-        Ok(connect(&self.config, self.tls.as_ref(), url)?.channel)
+        Ok(connect(&self.config, &self.dialer, url)?.channel)
     }
 
     /// Records that an attempt on endpoint `index` failed as if the member
@@ -172,7 +175,7 @@ impl Endpoints {
             let url = normalize(url, self.config.tls())?;
             match old.iter().position(|m| m.url == url) {
                 Some(i) => members.push(old.swap_remove(i)),
-                None => members.push(connect(&self.config, self.tls.as_ref(), &url)?),
+                None => members.push(connect(&self.config, &self.dialer, &url)?),
             }
         }
         inner.next %= members.len();
@@ -202,52 +205,90 @@ pub fn normalize(endpoint: &str, tls: bool) -> Result<String, Error> {
     }
 }
 
-/// The TLS settings of `credentials` for tonic: the CA to trust (else the
-/// system's roots) and the client certificate to present.
-fn tls_config(credentials: &Credentials) -> Result<Option<ClientTlsConfig>, Error> {
-    let Credentials::Tls { ca, cert, key, .. } = credentials else {
+/// The rustls settings of `credentials`: the CA to trust (else the
+/// system's roots), or none with `skip_verify` (etcdctl's
+/// `--insecure-skip-tls-verify`), and the client certificate to present.
+fn tls_config(credentials: &Credentials) -> Result<Option<rustls::ClientConfig>, Error> {
+    let Credentials::Tls {
+        ca,
+        cert,
+        key,
+        skip_verify,
+    } = credentials
+    else {
         return Ok(None);
     };
-    let read =
-        |path: &str| std::fs::read(path).map_err(|e| Error::Tls(format!("open {path}: {e}")));
-    let mut tls = ClientTlsConfig::new();
-    tls = match ca {
-        Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca)?)),
-        None => tls.with_native_roots(),
-    };
-    match (cert, key) {
-        (Some(cert), Some(key)) => {
-            tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+    let file_error =
+        |path: &str, e: &dyn std::fmt::Display| Error::Tls(format!("open {path}: {e}"));
+    // ring, as the server uses: rustls deprecates it only for lacking
+    // post-quantum key exchange, which etcd's Go clients lack too.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let builder = if *skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca {
+            Some(ca) => {
+                let certs = CertificateDer::pem_file_iter(ca)
+                    .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| file_error(ca, &e))?;
+                if certs.is_empty() {
+                    return Err(Error::Tls(format!("{ca} holds no PEM certificate")));
+                }
+                for c in certs {
+                    roots.add(c).map_err(|e| Error::Tls(format!("{ca}: {e}")))?;
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(found.certs);
+            }
         }
-        (None, None) => {}
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| file_error(cert, &e))?;
+            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| file_error(key, &e))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| Error::Tls(format!("{cert} and {key}: {e}")))?
+        }
+        (None, None) => builder.with_no_client_auth(),
         _ => return Err(Error::Tls("--cert and --key must be given together".into())),
-    }
-    Ok(Some(tls))
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Some(config))
 }
 
-fn connect(
-    config: &ClientConfig,
-    tls: Option<&ClientTlsConfig>,
-    endpoint: &str,
-) -> Result<Member, Error> {
+fn connect(config: &ClientConfig, dialer: &Dialer, endpoint: &str) -> Result<Member, Error> {
     let url = normalize(endpoint, config.tls())?;
     let invalid = |reason: String| Error::InvalidEndpoint {
         endpoint: endpoint.to_owned(),
         reason,
     };
-    let mut channel = Endpoint::from_shared(url.clone()).map_err(|e| invalid(e.to_string()))?;
-    if let Some(tls) = tls {
-        channel = channel
-            .tls_config(tls.clone())
-            .map_err(|e| Error::Tls(e.to_string()))?;
-    }
-    let channel = channel
-        .connect_timeout(config.dial_timeout)
-        .http2_keep_alive_interval(config.keepalive_time.max(MIN_KEEPALIVE_TIME))
-        .keep_alive_timeout(config.keepalive_timeout)
-        .keep_alive_while_idle(true)
-        .tcp_nodelay(true)
-        .connect_lazy();
+    let channel = dialer
+        .endpoint(&url)
+        .map_err(|e| match e {
+            super::dial::DialError::NoTls { .. } => Error::Tls(e.to_string()),
+            super::dial::DialError::BadUrl { reason, .. } => invalid(reason),
+        })?
+        .map(|e| {
+            e.connect_timeout(config.dial_timeout)
+                .http2_keep_alive_interval(config.keepalive_time.max(MIN_KEEPALIVE_TIME))
+                .keep_alive_timeout(config.keepalive_timeout)
+                .keep_alive_while_idle(true)
+                .tcp_nodelay(true)
+        })
+        .lazy();
     Ok(Member {
         url,
         channel,

@@ -20,6 +20,7 @@
 
 pub mod concurrency;
 pub mod config;
+pub mod dial;
 pub mod duration;
 pub mod endpoints;
 pub mod error;

@@ -23,7 +23,7 @@ _cairntop() {
 
     case "${cmd}" in
         cairntop)
-            opts="-h -V --endpoints --refresh --dial-timeout --command-timeout --cacert --cert --key --help --version"
+            opts="-h -V --endpoints --refresh --dial-timeout --command-timeout --cacert --cert --key --insecure-skip-tls-verify --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -40,20 +40,30 @@ pub struct Args {
     /// identify secure client using this TLS key file
     #[arg(long, env = "ETCDCTL_KEY")]
     pub key: Option<String>,
+    /// skip server certificate verification (encrypted, not authenticated)
+    #[arg(
+        long = "insecure-skip-tls-verify",
+        env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY"
+    )]
+    pub insecure_skip_tls_verify: bool,
 }
 
 impl Args {
     /// The client's credentials: TLS when any TLS flag is given, as
     /// etcdctl decides.
     pub fn credentials(&self) -> Credentials {
-        if self.cacert.is_none() && self.cert.is_none() && self.key.is_none() {
+        if self.cacert.is_none()
+            && self.cert.is_none()
+            && self.key.is_none()
+            && !self.insecure_skip_tls_verify
+        {
             return Credentials::Insecure;
         }
         Credentials::Tls {
             ca: self.cacert.clone(),
             cert: self.cert.clone(),
             key: self.key.clone(),
-            skip_verify: false,
+            skip_verify: self.insecure_skip_tls_verify,
         }
     }
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
+use cairn_client::dial::AnyCertificate;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
@@ -466,58 +467,6 @@ fn make_self_signed(
     Ok(())
 }
 
-/// Checks nothing of the certificate a peer presents, but that the peer
-/// holds its key: what a member with a self-signed certificate
-/// (`--peer-auto-tls`) accepts from the others, as etcd does (their
-/// certificates are signed by nobody it could know).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The dialer for other members' peer URLs. With a peer certificate it
 /// dials `https://` URLs presenting that certificate as this member's
 /// identity and checks the other member's against `--peer-trusted-ca-file`
@@ -526,7 +475,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 /// [`AnyCertificate`]).
 pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
     let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
-        return Ok(PeerDialer::plain());
+        return Ok(crate::peer::dial::plain());
     };
     let provider = provider(t);
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))

@@ -133,7 +133,7 @@ impl Default for TransportOptions {
             connect_timeout: Duration::from_secs(2),
             snapshot_timeout: Duration::from_secs(600),
             keepalive_interval: Duration::from_secs(10),
-            dialer: PeerDialer::plain(),
+            dialer: crate::peer::dial::plain(),
         }
     }
 }
