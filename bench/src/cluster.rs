@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::tls::TlsFiles;
+
 /// Which server a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -90,6 +92,8 @@ pub struct Cluster {
     bins: Binaries,
     dir: PathBuf,
     members: Vec<Member>,
+    /// TLS on both ports, client certificates required.
+    tls: Option<TlsFiles>,
 }
 
 /// A port nobody listens on now.
@@ -100,12 +104,19 @@ fn free_port() -> anyhow::Result<u16> {
 impl Cluster {
     /// Starts `size` members as a new cluster under `dir` and waits until
     /// they have a leader.
-    pub fn start(kind: Kind, size: usize, bins: &Binaries, dir: &Path) -> anyhow::Result<Cluster> {
+    pub fn start(
+        kind: Kind,
+        size: usize,
+        bins: &Binaries,
+        dir: &Path,
+        tls: Option<&TlsFiles>,
+    ) -> anyhow::Result<Cluster> {
         let mut cluster = Cluster {
             kind,
             bins: bins.clone(),
             dir: dir.join(kind.label()),
             members: Vec::new(),
+            tls: tls.cloned(),
         };
         for i in 0..size {
             cluster.members.push(Member {
@@ -126,7 +137,7 @@ impl Cluster {
     fn initial_cluster(&self, upto: usize) -> String {
         self.members[..upto]
             .iter()
-            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .map(|m| format!("{}={}://127.0.0.1:{}", m.name, self.scheme(), m.peer_port))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -143,8 +154,10 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{}.log", m.name)))?;
-        let client = format!("http://127.0.0.1:{}", m.client_port);
-        let peer = format!("http://127.0.0.1:{}", m.peer_port);
+        let scheme = self.scheme();
+        let client = format!("{scheme}://127.0.0.1:{}", m.client_port);
+        let peer = format!("{scheme}://127.0.0.1:{}", m.peer_port);
+        let tls_flags = self.tls.iter().flat_map(TlsFiles::server_flags);
         let child = Command::new(bin)
             .arg(format!("--name={}", m.name))
             .arg(format!("--data-dir={}", data.display()))
@@ -156,6 +169,7 @@ impl Cluster {
             .arg(format!("--initial-cluster-state={state}"))
             .arg("--initial-cluster-token=bench")
             .arg("--log-level=warn")
+            .args(tls_flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -167,6 +181,11 @@ impl Cluster {
 
     pub fn size(&self) -> usize {
         self.members.len()
+    }
+
+    /// `https` with TLS, else `http`.
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Every member's client URL, comma-separated, as cairnctl takes them.
@@ -194,6 +213,7 @@ impl Cluster {
     pub fn ctl(&self, endpoints: &str, args: &[String]) -> anyhow::Result<String> {
         let out = Command::new(&self.bins.cairnctl)
             .arg(format!("--endpoints={endpoints}"))
+            .args(self.tls.iter().flat_map(TlsFiles::ctl_flags))
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -290,7 +310,11 @@ impl Cluster {
             peer_port: free_port()?,
             child: None,
         });
-        let peer = format!("--peer-urls=http://127.0.0.1:{}", self.members[i].peer_port);
+        let peer = format!(
+            "--peer-urls={}://127.0.0.1:{}",
+            self.scheme(),
+            self.members[i].peer_port
+        );
         let endpoints = (0..i)
             .map(|j| self.endpoint(j))
             .collect::<Vec<_>>()

@@ -17,6 +17,7 @@
 //! whole steps (latencies are cairnctl bench's, measured per request).
 
 mod cluster;
+mod tls;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -39,6 +40,11 @@ struct Args {
     /// Only the workloads whose names contain this text
     #[arg(long)]
     only: Option<String>,
+    /// TLS on both ports of both clusters, client certificates required
+    /// (certificates made for the run); compare with a run without it for
+    /// the cost of TLS
+    #[arg(long)]
+    tls: bool,
 }
 
 /// One row of the matrix: what cairnctl runs, on each cluster.
@@ -238,9 +244,14 @@ fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     bar.set_message("starting a 3-member cluster of each");
+    let tls = if args.tls {
+        Some(tls::TlsFiles::make(&work.path().join("pki"))?)
+    } else {
+        None
+    };
     let mut clusters = [
-        Cluster::start(Kind::Cairn, 3, &bins, work.path())?,
-        Cluster::start(Kind::Etcd, 3, &bins, work.path())?,
+        Cluster::start(Kind::Cairn, 3, &bins, work.path(), tls.as_ref())?,
+        Cluster::start(Kind::Etcd, 3, &bins, work.path(), tls.as_ref())?,
     ];
     bar.inc(2);
 
@@ -272,7 +283,12 @@ fn main() -> anyhow::Result<()> {
         .map(|i| [0, 1].map(|k| memory(clusters[k].pids()[i], "VmRSS")))
         .collect();
     // Printed now, so that a failure in the big store keeps these.
-    bar.suspend(|| print!("{}", workload_table(&rows, args.rounds)));
+    bar.suspend(|| {
+        if args.tls {
+            println!("TLS on both ports of both clusters, client certificates required.\n");
+        }
+        print!("{}", workload_table(&rows, args.rounds));
+    });
 
     let mut failed = false;
     if !args.quick {
