@@ -3,28 +3,50 @@
 //! all succeed (no error reaches the caller), a watch that was being served
 //! by the killed member delivers every event exactly once, in order, and a
 //! lease kept alive through the killed member outlives its TTL. Against
-//! cairn and against etcd 3.5.1 alike.
+//! cairn and against etcd 3.5.1 alike, in plain text and over TLS (both
+//! ports, client certificates required).
 
 mod support;
 
 use std::time::Duration;
 
 use cairn_client::pb;
-use cairn_client::{Client, ClientConfig, WatchOptions};
+use cairn_client::{Client, ClientConfig, Credentials, WatchOptions};
 use support::Server;
-use support::cluster::Cluster;
+use support::cluster::{Cluster, Options, Tls};
 
 const PUTS: usize = 1000;
 /// The put after which the member is killed.
 const KILL_AT: usize = 300;
 const LEASE_TTL: i64 = 4;
 
-fn client(urls: Vec<String>) -> Client {
-    Client::new(ClientConfig::new(urls)).expect("client")
+/// A client of `cluster` at `urls`, with the cluster's client certificate
+/// and CA when it has TLS.
+fn client(cluster: &Cluster, urls: Vec<String>) -> Client {
+    let mut config = ClientConfig::new(urls);
+    if let Some(tls) = cluster.tls() {
+        let path = |p: &std::path::Path| Some(p.display().to_string());
+        config.credentials = Credentials::Tls {
+            ca: path(&tls.pki.ca),
+            cert: path(&tls.pki.client.cert),
+            key: path(&tls.pki.client.key),
+            skip_verify: false,
+        };
+    }
+    Client::new(config).expect("client")
 }
 
-async fn failover(kind: Server) {
-    let mut cluster = Cluster::start(kind, 3).await;
+/// A 3-member cluster of `kind`, with TLS on both ports if `tls`.
+async fn start(kind: Server, tls: bool) -> Cluster {
+    let opts = Options {
+        tls: tls.then(Tls::mutual),
+        ..Options::default()
+    };
+    Cluster::start_opts(kind, 3, opts).await
+}
+
+async fn failover(kind: Server, tls: bool) {
+    let mut cluster = start(kind, tls).await;
     let leader = cluster.leader().await;
     // A follower dies: its death must cost the client nothing. (A leader's
     // death makes in-flight writes ambiguous for any client: see below.)
@@ -38,9 +60,12 @@ async fn failover(kind: Server) {
     let mut urls = vec![victim_url.clone()];
     urls.append(&mut others);
     // Separate clients, so that each one's first pick is the victim.
-    let streams = client(urls.clone());
-    let keeper = client(urls);
-    let writer = client(cluster.endpoints().split(',').map(str::to_owned).collect());
+    let streams = client(&cluster, urls.clone());
+    let keeper = client(&cluster, urls);
+    let writer = client(
+        &cluster,
+        cluster.endpoints().split(',').map(str::to_owned).collect(),
+    );
 
     let start = writer
         .range(pb::RangeRequest {
@@ -148,8 +173,8 @@ async fn failover(kind: Server) {
 /// watch the leader was serving resumes on a survivor without losing or
 /// repeating an event. Writes resume once a new leader is elected (a write
 /// in flight at the leader's death is ambiguous and would be surfaced).
-async fn leader_killed(kind: Server) {
-    let mut cluster = Cluster::start(kind, 3).await;
+async fn leader_killed(kind: Server, tls: bool) {
+    let mut cluster = start(kind, tls).await;
     let leader = cluster.leader().await;
     let leader_url = cluster.client_url(leader);
     let mut urls = vec![leader_url.clone()];
@@ -158,8 +183,11 @@ async fn leader_killed(kind: Server) {
             .filter(|&i| i != leader)
             .map(|i| cluster.client_url(i)),
     );
-    let streams = client(urls);
-    let all = client(cluster.endpoints().split(',').map(str::to_owned).collect());
+    let streams = client(&cluster, urls);
+    let all = client(
+        &cluster,
+        cluster.endpoints().split(',').map(str::to_owned).collect(),
+    );
     let put = |i: usize| {
         let all = all.clone();
         async move {
@@ -228,22 +256,37 @@ async fn leader_killed(kind: Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cairn_leader_killed() {
-    leader_killed(Server::Cairn).await;
+    leader_killed(Server::Cairn, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_leader_killed() {
-    leader_killed(Server::Etcd).await;
+    leader_killed(Server::Etcd, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cairn_follower_killed() {
-    failover(Server::Cairn).await;
+    failover(Server::Cairn, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_follower_killed() {
-    failover(Server::Etcd).await;
+    failover(Server::Etcd, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cairn_leader_killed_over_tls() {
+    leader_killed(Server::Cairn, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_leader_killed_over_tls() {
+    leader_killed(Server::Etcd, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cairn_follower_killed_over_tls() {
+    failover(Server::Cairn, true).await;
 }
 
 /// Auto-sync: a client given one endpoint learns the others from

@@ -8,7 +8,8 @@
 //! different revisions, and revisions are exactly what must not be masked.
 //! Twin clusters make every revision, version and count comparable as is;
 //! only ids (by member role), lease ids, terms, timings and hashes are
-//! masked, by the shared [`Masks`].
+//! masked, by the shared [`Masks`]. The `*_over_tls` variants run with TLS
+//! on both ports and client certificates required.
 //!
 //! etcdctl 3.5 also logs each failed call's retry as a JSON line on stderr
 //! (`[client warn] retrying of unary invoker failed ...` once normalized);
@@ -23,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::cluster::Cluster;
+use support::cluster::{Cluster, Options, Tls};
 use support::normalize::Masks;
 use support::{Ctl, Server};
 
@@ -51,7 +52,7 @@ impl Side<'_> {
     fn run_raw(&self, endpoints: &str, args: &[&str], stdin: Option<&str>) -> Output {
         let mut full = vec!["-w", self.format];
         full.extend_from_slice(args);
-        self.ctl.run(endpoints, &full, stdin)
+        self.cluster.run_ctl(self.ctl, endpoints, &full, stdin)
     }
 
     /// Runs a command against the session's member and records it.
@@ -92,7 +93,12 @@ impl Side<'_> {
 
     /// The store's revision, read with JSON output (unrecorded).
     fn rev(&self) -> i64 {
-        let out = Ctl::V3_5.run(&self.endpoint(), &["-w", "json", "get", "rev-probe"], None);
+        let out = self.cluster.run_ctl(
+            Ctl::V3_5,
+            &self.endpoint(),
+            &["-w", "json", "get", "rev-probe"],
+            None,
+        );
         let v: Value = serde_json::from_slice(&out.stdout).expect("get -w json");
         v["header"]["revision"].as_i64().expect("revision")
     }
@@ -230,7 +236,12 @@ impl Side<'_> {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         stdout.read_line(&mut first).expect("first renewal");
-        let revoke = Ctl::V3_5.run(&self.endpoint(), &["lease", "revoke", lease], None);
+        let revoke = self.cluster.run_ctl(
+            Ctl::V3_5,
+            &self.endpoint(),
+            &["lease", "revoke", lease],
+            None,
+        );
         assert!(revoke.status.success());
         let rest = std::io::read_to_string(stdout).expect("rest of keep-alive");
         let status = child
@@ -261,7 +272,24 @@ fn events_in(line: &str, json: bool) -> usize {
 /// Runs `script` with etcdctl 3.5.1 and with cairnctl, each on its own
 /// fresh cluster of `kind`, in both formats, and compares the transcripts.
 async fn golden(kind: Server, script: fn(&mut Side<'_>)) {
-    let (ref_cluster, our_cluster) = tokio::join!(Cluster::start(kind, 3), Cluster::start(kind, 3));
+    golden_with(kind, script, None).await;
+}
+
+/// [`golden`] with TLS on both ports of both clusters (one PKI, so the
+/// certificate paths in the transcripts are the same).
+async fn golden_tls(kind: Server, script: fn(&mut Side<'_>)) {
+    golden_with(kind, script, Some(Tls::mutual())).await;
+}
+
+async fn golden_with(kind: Server, script: fn(&mut Side<'_>), tls: Option<Tls>) {
+    let opts = || Options {
+        tls: tls.clone(),
+        ..Options::default()
+    };
+    let (ref_cluster, our_cluster) = tokio::join!(
+        Cluster::start_opts(kind, 3, opts()),
+        Cluster::start_opts(kind, 3, opts())
+    );
     let mut transcripts = Vec::new();
     for (cluster, ctl) in [(&ref_cluster, Ctl::V3_5), (&our_cluster, Ctl::Cairnctl)] {
         let leader = cluster.leader().await;
@@ -490,7 +518,9 @@ fn cluster_script(s: &mut Side<'_>) {
     s.ctl(&["put", "/h/a", "1"]);
     // A linearizable read on each member, so all have applied the put.
     for i in 0..s.cluster.size() {
-        let out = Ctl::V3_5.run(&s.cluster.client_url(i), &["get", "/h/a"], None);
+        let out = s
+            .cluster
+            .run_ctl(Ctl::V3_5, &s.cluster.client_url(i), &["get", "/h/a"], None);
         assert!(out.status.success());
     }
     s.ctl(&["endpoint", "hashkv", "--cluster"]);
@@ -961,6 +991,16 @@ macro_rules! golden_tests {
             #[tokio::test]
             async fn cluster() {
                 golden($server, cluster_script).await;
+            }
+
+            #[tokio::test]
+            async fn kv_over_tls() {
+                golden_tls($server, kv_script).await;
+            }
+
+            #[tokio::test]
+            async fn cluster_over_tls() {
+                golden_tls($server, cluster_script).await;
             }
 
             #[tokio::test]

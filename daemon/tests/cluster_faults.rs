@@ -6,7 +6,8 @@
 //!   elected within three election timeouts of the kill, writes must resume,
 //!   no acknowledged write may be lost, and once the killed member is back
 //!   and caught up every member must report the same HashKV at the same
-//!   revision.
+//!   revision. `leader_failure_over_tls` does the same with TLS on both
+//!   ports (mutual, client certificates required).
 //! * `lagging_follower_catches_up_by_snapshot`: a follower down while the
 //!   leader writes and compacts its log past it catches up from a snapshot.
 //! * `follower_watch_across_leader_change`: a prefix watch opened on a
@@ -29,9 +30,9 @@ use cairn_proto::etcdserverpb::watch_request::RequestUnion;
 use cairn_proto::etcdserverpb::{PutRequest, RangeRequest, WatchCreateRequest, WatchRequest};
 use cairn_proto::mvccpb::event::EventType;
 use support::Server;
-use support::cluster::{Cluster, ELECTION_TIMEOUT_MS};
+use support::cluster::{Cluster, ELECTION_TIMEOUT_MS, Options, Tls};
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Concurrent writers of the load.
 const WRITERS: usize = 6;
@@ -141,8 +142,8 @@ impl Load {
 }
 
 fn lazy_channel(cluster: &Cluster, i: usize) -> Channel {
-    Endpoint::from_shared(cluster.client_url(i))
-        .expect("url")
+    cluster
+        .endpoint(i)
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(3))
         .connect_lazy()
@@ -220,8 +221,13 @@ async fn kill_leader_under_load(cluster: &mut Cluster, load: &Load) -> usize {
     old
 }
 
-async fn leader_failure(kind: Server) {
-    let mut cluster = Cluster::start(kind, 3).await;
+/// `tls`: TLS on both ports, client certificates required.
+async fn leader_failure(kind: Server, tls: bool) {
+    let opts = Options {
+        tls: tls.then(Tls::mutual),
+        ..Options::default()
+    };
+    let mut cluster = Cluster::start_opts(kind, 3, opts).await;
     let load = Load::start(&cluster, "/load/");
     let killed = kill_leader_under_load(&mut cluster, &load).await;
     let acks = load.stop().await;
@@ -412,8 +418,8 @@ async fn follower_watch_across_leader_change(kind: Server) {
 
 /// A channel without a per-request timeout, for a long-lived stream.
 fn lazy_channel_no_timeout(cluster: &Cluster, i: usize) -> Channel {
-    Endpoint::from_shared(cluster.client_url(i))
-        .expect("url")
+    cluster
+        .endpoint(i)
         .connect_timeout(Duration::from_secs(1))
         .connect_lazy()
 }
@@ -425,7 +431,12 @@ macro_rules! fault_tests {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn leader_failure() {
-                super::leader_failure($server).await;
+                super::leader_failure($server, false).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn leader_failure_over_tls() {
+                super::leader_failure($server, true).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -83,7 +83,7 @@ impl Session<'_> {
     ) -> std::process::Output {
         let mut full = vec!["-w", self.format];
         full.extend_from_slice(args);
-        let out = self.ctl.run(endpoints, &full, stdin);
+        let out = self.cluster.run_ctl(self.ctl, endpoints, &full, stdin);
         self.transcript
             .push_str(&format!("$ etcdctl {}\n", self.masks.text(&args.join(" "))));
         if let Some(input) = stdin {
@@ -100,7 +100,9 @@ impl Session<'_> {
     fn quiet_json(&self, args: &[&str]) -> Value {
         let mut full = vec!["-w", "json"];
         full.extend_from_slice(args);
-        let out = Ctl::V3_5.run(&self.endpoint(), &full, None);
+        let out = self
+            .cluster
+            .run_ctl(Ctl::V3_5, &self.endpoint(), &full, None);
         assert!(
             out.status.success(),
             "etcdctl {args:?}: {}",
@@ -131,7 +133,9 @@ impl Session<'_> {
     fn grant(&mut self, ttl: u32) -> String {
         let ttl = ttl.to_string();
         let full = vec!["-w", self.format, "lease", "grant", &ttl];
-        let out = self.ctl.run(&self.endpoint(), &full, None);
+        let out = self
+            .cluster
+            .run_ctl(self.ctl, &self.endpoint(), &full, None);
         assert!(
             out.status.success(),
             "lease grant: {}",
@@ -495,7 +499,12 @@ fn move_leader(s: &mut Session<'_>) {
     let hex = |i: usize| format!("{:x}", s.cluster.member_id(i));
     let (leader, target) = (hex(s.leader), hex(s.member));
     s.ctl_all(&["move-leader", &target]);
-    let back = Ctl::V3_5.run(&s.cluster.endpoints(), &["move-leader", &leader], None);
+    let back = s.cluster.run_ctl(
+        Ctl::V3_5,
+        &s.cluster.endpoints(),
+        &["move-leader", &leader],
+        None,
+    );
     assert!(
         back.status.success(),
         "moving leadership back: {}",

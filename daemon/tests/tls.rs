@@ -1,20 +1,24 @@
 //! TLS on the client port, the same steps against etcd 3.5.1 and cairn
-//! with etcdctl 3.5.1 as the client: a member serving `https://` with
-//! `--cert-file`/`--key-file` answers a client that trusts its CA, and
-//! refuses (promptly, never hanging) a plain-text client and one that does
-//! not trust it; with `--client-cert-auth` it also refuses a client with
-//! no certificate or one from another CA. Which commands succeed, and
-//! their output, must be the same for both servers; cairnctl with the same
-//! flags reads what etcdctl reads.
+//! with etcdctl 3.5.1, etcdctl 3.4.23 and cairnctl as clients: a 3-member
+//! cluster serving `https://` on both ports answers a client that trusts
+//! its CA, and refuses (promptly, never hanging) a plain-text client, one
+//! that does not trust it and one that dials a name the certificate does
+//! not carry; with `--client-cert-auth` it also refuses a client with no
+//! certificate, one from another CA and an expired one. Which commands
+//! succeed, and their output, must be the same for both servers.
 //!
 //! Also cairn only: a key that does not match its certificate, or a
 //! missing file, stops start-up with one line naming the file.
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use support::cluster::{Cluster, Options, Tls};
+use support::normalize::Masks;
 use support::pki::Pki;
 use support::ports::{self, PortClaim};
 use support::{Ctl, Server};
@@ -83,6 +87,16 @@ fn etcdctl(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
 }
 
 fn run_ctl(ctl: Ctl, endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
+    let out = ctl_output(ctl, endpoint, tls, args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The whole output of `ctl` against `endpoint` with `tls` flags. It must
+/// finish well within its timeouts.
+fn ctl_output(ctl: Ctl, endpoint: &str, tls: &[String], args: &[&str]) -> Output {
     let started = Instant::now();
     let out = Command::new(ctl.binary())
         .env("ETCDCTL_API", "3")
@@ -98,10 +112,7 @@ fn run_ctl(ctl: Ctl, endpoint: &str, tls: &[String], args: &[&str]) -> (bool, St
         "etcdctl {args:?} hung for {:?}",
         started.elapsed()
     );
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    out
 }
 
 /// GET `url` over HTTP/1.1 (ALPN `http/1.1` only, as HTTP/1.1 clients
@@ -144,83 +155,161 @@ fn wait_healthy(m: &Member, tls: &[String]) {
     }
 }
 
-/// The steps, and what each gave: `(step, succeeded, stdout)`.
-fn transcript(server: Server, pki: &Pki, client_cert_auth: bool) -> Vec<(String, bool, String)> {
-    let extra = if client_cert_auth {
-        vec![
-            flag("trusted-ca-file", &pki.ca),
-            "--client-cert-auth".to_owned(),
-        ]
-    } else {
-        Vec::new()
-    };
-    let m = Member::start(server, pki, &extra);
-    let trusting = vec![flag("cacert", &pki.ca)];
-    let mut with_cert = trusting.clone();
-    with_cert.push(flag("cert", &pki.client.cert));
-    with_cert.push(flag("key", &pki.client.key));
-    let mut stranger = trusting.clone();
-    stranger.push(flag("cert", &pki.stranger.cert));
-    stranger.push(flag("key", &pki.stranger.key));
-    let good = if client_cert_auth {
-        with_cert.clone()
-    } else {
-        trusting.clone()
-    };
-    wait_healthy(&m, &good);
+/// The command line tools every step runs with.
+const CLIS: [Ctl; 3] = [Ctl::V3_5, Ctl::V3_4, Ctl::Cairnctl];
 
-    let https = m.url("https");
-    let mut steps = Vec::new();
-    let mut step = |name: &str, endpoint: &str, tls: &[String], args: &[&str]| {
-        let (ok, out) = etcdctl(endpoint, tls, args);
-        steps.push((name.to_owned(), ok, out));
+/// One step of a transcript: its name, which CLI ran it, whether it
+/// succeeded, and its stdout.
+type Step = (String, &'static str, bool, String);
+
+/// The same steps, with etcdctl 3.5.1, etcdctl 3.4.23 and cairnctl each,
+/// against a 3-member cluster of `server` with TLS on both ports (client
+/// certificates required if `client_cert_auth`): what each gave.
+async fn transcript(server: Server, pki: &Arc<Pki>, client_cert_auth: bool) -> Vec<Step> {
+    let tls = Tls {
+        pki: Arc::clone(pki),
+        client_cert_auth,
     };
-    step("put", &https, &good, &["put", "/k", "v"]);
-    step("get", &https, &good, &["get", "/k"]);
-    step("plain text", &m.url("http"), &[], &["get", "/k"]);
-    step("untrusted server", &https, &[], &["get", "/k"]);
-    step("no client certificate", &https, &trusting, &["get", "/k"]);
-    step("another CA's client", &https, &stranger, &["get", "/k"]);
-    for (name, tls) in [
-        ("cairnctl get", &good),
-        ("cairnctl, untrusting", &Vec::new()),
-    ] {
-        let (ok, out) = run_ctl(Ctl::Cairnctl, &https, tls, &["get", "/k"]);
-        steps.push((name.to_owned(), ok, out));
+    let opts = Options {
+        tls: Some(tls.clone()),
+        ..Options::default()
+    };
+    let cluster = Cluster::start_opts(server, 3, opts).await;
+    let good = tls.ctl_flags();
+    let cacert = vec![flag("cacert", &pki.ca)];
+    let with = |pair: &support::pki::Pair| {
+        let mut flags = cacert.clone();
+        flags.push(flag("cert", &pair.cert));
+        flags.push(flag("key", &pair.key));
+        flags
+    };
+    let all = cluster.endpoints();
+    let one = cluster.client_url(0);
+    let plain = one.replacen("https://", "http://", 1);
+    // The members' certificate names 127.0.0.1 only.
+    let misnamed = one.replacen("127.0.0.1", "localhost", 1);
+    let steps: Vec<(&str, &str, Vec<String>, Vec<&str>)> = vec![
+        ("put", &all, good.clone(), vec!["put", "/k", "v"]),
+        ("get", &all, good.clone(), vec!["get", "/k"]),
+        ("member list", &all, good.clone(), vec!["member", "list"]),
+        ("plain text", &plain, Vec::new(), vec!["get", "/k"]),
+        ("untrusted server", &one, Vec::new(), vec!["get", "/k"]),
+        (
+            "no client certificate",
+            &one,
+            cacert.clone(),
+            vec!["get", "/k"],
+        ),
+        (
+            "another CA's client",
+            &one,
+            with(&pki.stranger),
+            vec!["get", "/k"],
+        ),
+        (
+            "expired client",
+            &one,
+            with(&pki.expired),
+            vec!["get", "/k"],
+        ),
+        (
+            "wrong host name",
+            &misnamed,
+            good.clone(),
+            vec!["get", "/k"],
+        ),
+    ];
+    let leader = cluster.leader().await;
+    let masks = Masks::for_cluster(&cluster, leader);
+    let mut out = Vec::new();
+    for (name, endpoint, flags, args) in &steps {
+        // The three CLIs at once: a refused one waits out its dial timeout.
+        let runs: Vec<Output> = std::thread::scope(|scope| {
+            let handles: Vec<_> = CLIS
+                .map(|ctl| scope.spawn(move || ctl_output(ctl, endpoint, flags, args)))
+                .into_iter()
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (ctl, run) in CLIS.iter().zip(runs) {
+            // Ids, URLs and names by member role. Only stdout and the exit
+            // code: a refusal's wording on stderr comes from the client's
+            // TLS library, naming the server's alert.
+            let ok = run.status.success();
+            let stdout = Output {
+                stderr: Vec::new(),
+                ..run
+            };
+            let text = masks.output(args, &stdout);
+            out.push(((*name).to_owned(), ctl.label(), ok, text));
+        }
     }
-    let client = client_cert_auth.then_some(&pki.client);
-    let health = https_get(&format!("{https}/health"), &pki.ca, client);
-    steps.push((
+    let health = https_get(
+        &format!("{one}/health"),
+        &pki.ca,
+        client_cert_auth.then_some(&pki.client),
+    );
+    out.push((
         "/health over HTTP/1.1".to_owned(),
+        "python",
         health.is_some(),
         health.unwrap_or_default(),
     ));
+    out
+}
+
+/// The outcome of step `name` with `ctl`.
+fn outcome<'a>(steps: &'a [Step], name: &str, ctl: Ctl) -> (bool, &'a str) {
     steps
+        .iter()
+        .find(|s| s.0 == name && s.1 == ctl.label())
+        .map(|s| (s.2, s.3.as_str()))
+        .unwrap_or_else(|| panic!("no step {name} with {}", ctl.label()))
 }
 
-#[test]
-fn server_tls_answers_trusting_clients_and_refuses_the_rest_as_etcd_does() {
-    let pki = Pki::new();
-    let etcd = transcript(Server::Etcd, &pki, false);
-    let cairn = transcript(Server::Cairn, &pki, false);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_tls_answers_trusting_clients_and_refuses_the_rest_as_etcd_does() {
+    let pki = Arc::new(Pki::new());
+    let etcd = transcript(Server::Etcd, &pki, false).await;
+    let cairn = transcript(Server::Cairn, &pki, false).await;
     assert_eq!(cairn, etcd);
-    // Not vacuous: the trusting client got through.
-    assert_eq!(etcd[1], ("get".to_owned(), true, "/k\nv\n".to_owned()));
-    assert!(!etcd[2].1 && !etcd[3].1, "{etcd:?}");
-    assert!(etcd[6].1 && !etcd[7].1, "{etcd:?}");
-    assert_eq!(etcd[6].2, "/k\nv\n");
-    assert!(etcd[8].1, "{etcd:?}");
+    // Not vacuous: trusting clients got through, the others did not.
+    for ctl in CLIS {
+        assert_eq!(
+            outcome(&etcd, "get", ctl),
+            (true, "/k\nv\nexit: 0\n"),
+            "{ctl:?}"
+        );
+        assert!(outcome(&etcd, "member list", ctl).1.contains("https://"));
+        // Without --client-cert-auth a client certificate is not asked for.
+        assert!(outcome(&etcd, "no client certificate", ctl).0);
+        for refused in ["plain text", "untrusted server", "wrong host name"] {
+            assert!(!outcome(&etcd, refused, ctl).0, "{refused} {ctl:?}");
+        }
+    }
+    assert!(etcd.last().unwrap().2, "{etcd:?}");
 }
 
-#[test]
-fn client_cert_auth_refuses_clients_without_a_certificate_of_the_ca() {
-    let pki = Pki::new();
-    let etcd = transcript(Server::Etcd, &pki, true);
-    let cairn = transcript(Server::Cairn, &pki, true);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_cert_auth_refuses_clients_without_a_certificate_of_the_ca() {
+    let pki = Arc::new(Pki::new());
+    let etcd = transcript(Server::Etcd, &pki, true).await;
+    let cairn = transcript(Server::Cairn, &pki, true).await;
     assert_eq!(cairn, etcd);
-    assert!(etcd[1].1, "{etcd:?}");
-    assert!(!etcd[4].1 && !etcd[5].1, "{etcd:?}");
-    assert!(etcd[6].1, "cairnctl with a client certificate: {etcd:?}");
+    for ctl in CLIS {
+        assert_eq!(
+            outcome(&etcd, "get", ctl),
+            (true, "/k\nv\nexit: 0\n"),
+            "{ctl:?}"
+        );
+        for refused in [
+            "no client certificate",
+            "another CA's client",
+            "expired client",
+        ] {
+            assert!(!outcome(&etcd, refused, ctl).0, "{refused} {ctl:?}");
+        }
+    }
 }
 
 #[test]
@@ -256,8 +345,8 @@ fn bad_certificate_files_stop_start_up_with_one_line() {
     }
 }
 
-/// `--auto-tls`: the member makes itself a certificate; etcdctl reaches it
-/// only when told not to verify it, from both servers alike, and cairn
+/// `--auto-tls`: the member makes itself a certificate; etcdctl and
+/// cairnctl reach it only when told not to verify it, from both servers alike, and cairn
 /// keeps the certificate in the data dir as etcd does.
 #[test]
 fn auto_tls_serves_a_self_signed_certificate_as_etcd_does() {
@@ -272,6 +361,8 @@ fn auto_tls_serves_a_self_signed_certificate_as_etcd_does() {
             etcdctl(&m.url("https"), &skip, &["put", "/k", "v"]),
             etcdctl(&m.url("https"), &skip, &["get", "/k"]),
             etcdctl(&m.url("https"), &[], &["get", "/k"]),
+            run_ctl(Ctl::Cairnctl, &m.url("https"), &skip, &["get", "/k"]),
+            run_ctl(Ctl::Cairnctl, &m.url("https"), &[], &["get", "/k"]),
         ];
         let fixtures = m.dir.path().join("data/fixtures/client");
         (
@@ -284,6 +375,8 @@ fn auto_tls_serves_a_self_signed_certificate_as_etcd_does() {
     assert_eq!(cairn, etcd);
     assert_eq!(etcd.0[1], (true, "/k\nv\n".to_owned()), "not vacuous");
     assert!(!etcd.0[2].0, "a verifying client is refused");
+    assert_eq!(etcd.0[3], (true, "/k\nv\n".to_owned()), "cairnctl skipping");
+    assert!(!etcd.0[4].0, "cairnctl verifying is refused");
     assert!(etcd.1, "etcd keeps its certificate in the data dir");
 }
 

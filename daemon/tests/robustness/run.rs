@@ -33,13 +33,13 @@ use cairn_proto::mvccpb::{self, event::EventType};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::history::{Event, History, Kv, Op, Outcome, Request, Response, RevisionSample, Watch};
 use super::linearize::{self, Violation};
 use super::proxy::{Link, Proxy};
 use super::support::Server;
-use super::support::cluster::{Cluster, Options};
+use super::support::cluster::{Cluster, Options, Tls};
 use super::support::ports;
 use super::watch as watch_check;
 
@@ -85,6 +85,8 @@ pub struct RunConfig {
 pub struct RunReport {
     pub seed: u64,
     pub members: usize,
+    /// TLS on both ports (odd seeds).
+    pub tls: bool,
     pub faults: Vec<String>,
     pub ops: usize,
     pub ok: usize,
@@ -105,9 +107,10 @@ pub struct RunReport {
 impl RunReport {
     pub fn summary(&self) -> String {
         format!(
-            "seed {} ({} members, phases {:.0?} s, peer connections {:?}): {} calls ({} ok, {} unknown), {} watch events, faults [{}], {} violations, {} undecided keys",
+            "seed {} ({} members{}, phases {:.0?} s, peer connections {:?}): {} calls ({} ok, {} unknown), {} watch events, faults [{}], {} violations, {} undecided keys",
             self.seed,
             self.members,
+            if self.tls { ", TLS on both ports" } else { "" },
             self.phases,
             self.peer_connections,
             self.ops,
@@ -216,11 +219,15 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
             proxy.set_member(member, pid, peer_port);
         })
     };
+    // Odd seeds run with TLS on both ports (mutual, as production does):
+    // the proxy forwards bytes, so its faults hit TLS streams the same.
+    let tls = cfg.seed % 2 == 1;
     let opts = Options {
         extra: vec![format!("--snapshot-count={snapshot_count}")],
         advertise_ports: Some(claims.iter().map(|c| c.port).collect()),
         env: member_env,
         on_spawn: Some(on_spawn),
+        tls: tls.then(Tls::mutual),
         ..Options::default()
     };
     let began = Instant::now();
@@ -343,6 +350,7 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
     let mut report = RunReport {
         seed: cfg.seed,
         members,
+        tls,
         faults,
         ops,
         ok,
@@ -438,8 +446,8 @@ pub fn replay_command(cfg: &RunConfig) -> String {
 }
 
 fn channel(cluster: &Cluster, i: usize) -> Channel {
-    Endpoint::from_shared(cluster.client_url(i))
-        .expect("client url")
+    cluster
+        .endpoint(i)
         .connect_timeout(Duration::from_secs(1))
         .connect_lazy()
 }

@@ -11,13 +11,15 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use cairn_proto::etcdserverpb::{HashKvRequest, StatusRequest, StatusResponse};
 use tempfile::TempDir;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use super::pki::Pki;
 use super::ports::{self, PortClaim};
 use super::{Ctl, Server};
 
@@ -79,6 +81,73 @@ pub struct Options {
     /// Peer URLs are `https://` (the test gives the `--peer-*` TLS flags,
     /// in `extra` or `env`); client URLs stay plain.
     pub peer_https: bool,
+    /// TLS on both ports of every member, with etcd's flags; the harness's
+    /// own clients (Status, HashKV, /metrics, etcdctl) present `pki`'s
+    /// client certificate.
+    pub tls: Option<Tls>,
+}
+
+/// TLS on both ports: every member serves `https://` client and peer
+/// URLs with `pki`'s member certificate (valid for 127.0.0.1 only, for
+/// both server and client use), and members require each other's
+/// certificates (`--peer-client-cert-auth`).
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub pki: Arc<Pki>,
+    /// Clients must present a certificate of the CA (`--client-cert-auth`).
+    pub client_cert_auth: bool,
+}
+
+impl Tls {
+    /// Both ports, client certificates required: how production runs.
+    pub fn mutual() -> Tls {
+        Tls {
+            pki: Arc::new(Pki::new()),
+            client_cert_auth: true,
+        }
+    }
+
+    /// The server flags, the same for etcd and cairn.
+    fn server_flags(&self) -> Vec<String> {
+        let pki = &self.pki;
+        let path = |name: &str, p: &std::path::Path| format!("--{name}={}", p.display());
+        let mut flags = vec![
+            path("cert-file", &pki.peer.cert),
+            path("key-file", &pki.peer.key),
+            path("peer-cert-file", &pki.peer.cert),
+            path("peer-key-file", &pki.peer.key),
+            path("peer-trusted-ca-file", &pki.ca),
+            "--peer-client-cert-auth".to_owned(),
+        ];
+        if self.client_cert_auth {
+            flags.push(path("trusted-ca-file", &pki.ca));
+            flags.push("--client-cert-auth".to_owned());
+        }
+        flags
+    }
+
+    /// etcdctl's flags for a client that trusts the CA and presents the
+    /// client certificate.
+    pub fn ctl_flags(&self) -> Vec<String> {
+        let pki = &self.pki;
+        vec![
+            format!("--cacert={}", pki.ca.display()),
+            format!("--cert={}", pki.client.cert.display()),
+            format!("--key={}", pki.client.key.display()),
+        ]
+    }
+
+    /// tonic's settings for the same client.
+    pub fn tonic(&self) -> ClientTlsConfig {
+        let read = |p: &std::path::Path| std::fs::read(p).expect("read a test PEM file");
+        let pki = &self.pki;
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&pki.ca)))
+            .identity(Identity::from_pem(
+                read(&pki.client.cert),
+                read(&pki.client.key),
+            ))
+    }
 }
 
 /// A running cluster of `members` processes of one [`Server`] kind.
@@ -94,6 +163,8 @@ pub struct Cluster {
     binary: PathBuf,
     /// `http` or `https`, for peer URLs.
     peer_scheme: &'static str,
+    /// TLS on both ports (see [`Options::tls`]).
+    tls: Option<Tls>,
 }
 
 impl fmt::Debug for Cluster {
@@ -178,7 +249,12 @@ impl Cluster {
             cpus: opts.cpus.clone(),
             binary: opts.binary.clone().unwrap_or_else(|| kind.binary()),
             on_spawn: opts.on_spawn.take(),
-            peer_scheme: if opts.peer_https { "https" } else { "http" },
+            peer_scheme: if opts.peer_https || opts.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            tls: opts.tls.clone(),
         };
         for i in 0..count {
             cluster.spawn_member(i);
@@ -204,7 +280,7 @@ impl Cluster {
     /// dir holds a member).
     pub fn member_args(&self, i: usize) -> Vec<String> {
         let m = &self.members[i];
-        let client = format!("http://127.0.0.1:{}", m.client.port);
+        let client = self.client_url(i);
         let scheme = self.peer_scheme;
         let peer = format!("{scheme}://127.0.0.1:{}", m.peer.port);
         let advertised = format!("{scheme}://127.0.0.1:{}", m.advertise_port);
@@ -227,6 +303,9 @@ impl Cluster {
             format!("--heartbeat-interval={HEARTBEAT_MS}"),
             format!("--election-timeout={ELECTION_TIMEOUT_MS}"),
         ]
+        .into_iter()
+        .chain(self.tls.iter().flat_map(Tls::server_flags))
+        .collect()
     }
 
     fn spawn_member(&mut self, i: usize) {
@@ -361,21 +440,31 @@ impl Cluster {
     }
 
     /// The body of an HTTP GET of `path` on member `i`'s client port
-    /// (`/metrics`, `/health`, ...).
+    /// (`/metrics`, `/health`, ...), over TLS if the cluster has it.
     pub fn http_get(&self, i: usize, path: &str) -> Result<String, String> {
         use std::io::Write as _;
-        let addr = self.client_url(i).trim_start_matches("http://").to_owned();
-        let mut conn = std::net::TcpStream::connect(&addr).map_err(|e| format!("{addr}: {e}"))?;
-        conn.set_read_timeout(Some(Duration::from_secs(5)))
+        let addr = format!("127.0.0.1:{}", self.members[i].client.port);
+        let tcp = std::net::TcpStream::connect(&addr).map_err(|e| format!("{addr}: {e}"))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))
             .map_err(|e| e.to_string())?;
+        let mut conn: Box<dyn ReadWrite> = match &self.tls {
+            None => Box::new(tcp),
+            Some(tls) => Box::new(tls.pki.tls_stream(tcp)),
+        };
         write!(
             conn,
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
         )
         .map_err(|e| e.to_string())?;
-        let mut response = String::new();
-        conn.read_to_string(&mut response)
-            .map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        // A TLS peer that closes without close_notify still sent a whole
+        // response (Connection: close); keep what arrived.
+        if let Err(e) = conn.read_to_end(&mut bytes) {
+            if bytes.is_empty() {
+                return Err(format!("{addr}: {e}"));
+            }
+        }
+        let response = String::from_utf8_lossy(&bytes);
         let (_, body) = response
             .split_once("\r\n\r\n")
             .ok_or_else(|| format!("no HTTP response from {addr}: {response}"))?;
@@ -390,10 +479,21 @@ impl Cluster {
             .ok_or_else(|| format!("member {i} has no metric {name}"))
     }
 
+    /// A gRPC endpoint for member `i`'s client URL, with the cluster's
+    /// client TLS settings if it has TLS.
+    pub fn endpoint(&self, i: usize) -> Endpoint {
+        let endpoint = Endpoint::from_shared(self.client_url(i)).expect("a client URL");
+        match &self.tls {
+            None => endpoint,
+            Some(tls) => endpoint
+                .tls_config(tls.tonic())
+                .expect("client TLS settings"),
+        }
+    }
+
     /// A gRPC channel to member `i`'s client URL.
     pub async fn channel(&self, i: usize) -> Result<Channel, String> {
-        Endpoint::from_shared(self.client_url(i))
-            .map_err(|e| e.to_string())?
+        self.endpoint(i)
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .connect()
@@ -427,9 +527,15 @@ impl Cluster {
             .collect()
     }
 
-    /// `http://127.0.0.1:<port>` of member `i`.
+    /// `http://127.0.0.1:<port>` (or `https://`) of member `i`.
     pub fn client_url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.members[i].client.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.members[i].client.port)
+    }
+
+    /// The cluster's TLS settings, if it has TLS.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
     }
 
     /// `http://127.0.0.1:<port>` (or `https://`) of member `i`'s peer
@@ -661,12 +767,20 @@ impl Cluster {
 
     /// Runs `etcdctl <args>` of version `ctl` against every member.
     pub fn etcdctl(&self, ctl: Ctl, args: &[&str]) -> Output {
-        ctl.run(&self.endpoints(), args, None)
+        self.run_ctl(ctl, &self.endpoints(), args, None)
     }
 
     /// Runs `etcdctl <args>` against member `i` only.
     pub fn etcdctl_at(&self, ctl: Ctl, i: usize, args: &[&str]) -> Output {
-        ctl.run(&self.client_url(i), args, None)
+        self.run_ctl(ctl, &self.client_url(i), args, None)
+    }
+
+    /// [`Ctl::run`] with the cluster's client TLS flags, if it has TLS.
+    pub fn run_ctl(&self, ctl: Ctl, endpoints: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        let flags = self.tls.as_ref().map(Tls::ctl_flags).unwrap_or_default();
+        let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        ctl.run(endpoints, &all, stdin)
     }
 
     /// Everything member `i` has logged so far.
@@ -701,6 +815,10 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// A byte stream both ways: a TCP connection, plain or under TLS.
+trait ReadWrite: Read + std::io::Write {}
+impl<T: Read + std::io::Write> ReadWrite for T {}
 
 fn member_id(status: &StatusResponse) -> u64 {
     status.header.as_ref().map_or(0, |h| h.member_id)

@@ -48,14 +48,8 @@ impl Masks {
             masks.add_id(cluster.member_id(i), &format!("<id:{role}>"));
             let client = cluster.client_url(i);
             let peer = cluster.peer_url(i);
-            masks.literal(
-                client.trim_start_matches("http://"),
-                &format!("<client:{role}>"),
-            );
-            masks.literal(
-                peer.trim_start_matches("http://"),
-                &format!("<peer:{role}>"),
-            );
+            masks.literal(host_port(&client), &format!("<client:{role}>"));
+            masks.literal(host_port(&peer), &format!("<peer:{role}>"));
             masks
                 .names
                 .push((cluster.name(i).to_owned(), format!("<name:{role}>")));
@@ -341,4 +335,9 @@ fn sort_between(line: &str, open: &str, close: &str) -> String {
         words.join(" "),
         &line[start + len..]
     )
+}
+
+/// `host:port` of an `http://` or `https://` URL.
+fn host_port(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
 }

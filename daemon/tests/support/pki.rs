@@ -3,6 +3,7 @@
 //! certificate for 127.0.0.1 and localhost, client certificates (CN
 //! `root`) from each CA, and member (peer) certificates from each CA,
 //! good for both ends of a connection as etcd's peer certificates are.
+//! Also the bad ones a server must refuse: expired, revoked, another CA's.
 
 use std::path::{Path, PathBuf};
 
@@ -44,15 +45,31 @@ pub struct Pki {
     pub revoked: Pair,
     /// Our CA's revocation list, naming `revoked`.
     pub crl: PathBuf,
+    /// A client certificate of our CA that expired yesterday.
+    pub expired: Pair,
 }
 
 fn params(cn: &str, sans: &[&str]) -> CertificateParams {
+    let now = time::OffsetDateTime::now_utc();
+    params_valid(
+        cn,
+        sans,
+        now - time::Duration::hours(1),
+        now + time::Duration::days(1),
+    )
+}
+
+fn params_valid(
+    cn: &str,
+    sans: &[&str],
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+) -> CertificateParams {
     let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .expect("certificate parameters");
     p.distinguished_name.push(DnType::CommonName, cn);
-    let now = time::OffsetDateTime::now_utc();
-    p.not_before = now - time::Duration::hours(1);
-    p.not_after = now + time::Duration::days(1);
+    p.not_before = not_before;
+    p.not_after = not_after;
     p
 }
 
@@ -159,6 +176,21 @@ impl Pki {
             }
         };
         let now = time::OffsetDateTime::now_utc();
+        let expired = {
+            let mut p = params_valid(
+                "root",
+                &[],
+                now - time::Duration::days(3),
+                now - time::Duration::days(1),
+            );
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let key = KeyPair::generate().expect("leaf key");
+            let cert = p.signed_by(&key, &ours).expect("expired certificate");
+            Pair {
+                cert: write(dir.path(), "expired.pem", &cert.pem()),
+                key: write(dir.path(), "expired-key.pem", &key.serialize_pem()),
+            }
+        };
         let crl = rcgen::CertificateRevocationListParams {
             this_update: now - time::Duration::hours(1),
             next_update: now + time::Duration::days(1),
@@ -176,6 +208,7 @@ impl Pki {
         .expect("revocation list");
         Pki {
             crl: write(dir.path(), "crl.pem", &crl.pem().expect("CRL PEM")),
+            expired,
             revoked,
             intruder_peer,
             other_ca: write(dir.path(), "other-ca.pem", &theirs.pem()),
@@ -193,5 +226,40 @@ impl Pki {
             stranger_peer,
             _dir: dir,
         }
+    }
+}
+
+impl Pki {
+    /// A blocking TLS client on `tcp` (to 127.0.0.1) that trusts the CA
+    /// and presents the client certificate.
+    pub fn tls_stream(
+        &self,
+        tcp: std::net::TcpStream,
+    ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&self.ca).expect("CA file") {
+            roots.add(cert.expect("CA PEM")).expect("CA certificate");
+        }
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.client.cert)
+            .expect("client certificate file")
+            .map(|c| c.expect("client certificate PEM"))
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&self.client.key).expect("client key");
+        // ring, as the server uses (deprecated only for lacking
+        // post-quantum key exchange).
+        #[allow(deprecated)]
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .expect("client certificate and key");
+        let name = ServerName::try_from("127.0.0.1").expect("an IP address");
+        let conn =
+            rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("TLS client");
+        rustls::StreamOwned::new(conn, tcp)
     }
 }
