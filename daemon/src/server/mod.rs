@@ -169,7 +169,7 @@ async fn open_or_bootstrap(
             cluster_id,
             member_id,
         } = storage.metadata();
-        check_data_dir_matches(cfg, cluster_id, member_id)?;
+        warn_if_flags_describe_another_member(cfg, cluster_id, member_id);
         tracing::info!(
             member = format_args!("{member_id:x}"),
             cluster = format_args!("{cluster_id:x}"),
@@ -276,30 +276,33 @@ fn link_wal_dir(member_dir: &Path, wal_dir: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// A data dir made by another cluster, started with flags that describe a
-/// new cluster, is refused rather than silently joined to the wrong one.
-fn check_data_dir_matches(
-    cfg: &ServerConfig,
-    cluster_id: u64,
-    member_id: u64,
-) -> anyhow::Result<()> {
+/// A data dir that holds a member is what the member is: the bootstrap
+/// flags (`--initial-cluster`, `--initial-cluster-token`,
+/// `--initial-advertise-peer-urls`) no longer matter, as in etcd, which
+/// ignores them once its data dir is initialized. They legitimately stop
+/// describing the member after `member update` changed its peer URLs (the
+/// move from http to https peers). When they describe another member, say
+/// so, for the operator who pointed a member at the wrong data dir.
+fn warn_if_flags_describe_another_member(cfg: &ServerConfig, cluster_id: u64, member_id: u64) {
     if cfg.initial_cluster_state != ClusterState::New {
-        return Ok(());
+        return;
     }
     let Some(configured_member) = cfg.local_member_id() else {
-        return Ok(());
+        return;
     };
     let configured_cluster = cfg.initial_cluster_id();
     if configured_cluster != cluster_id || configured_member != member_id {
-        bail!(
-            "data dir {} belongs to member {member_id:x} of cluster {cluster_id:x}, but \
-             --name/--initial-cluster/--initial-cluster-token describe member \
-             {configured_member:x} of cluster {configured_cluster:x}; give this member its own \
-             data dir",
-            cfg.data_dir.display()
+        tracing::warn!(
+            data_dir = %cfg.data_dir.display(),
+            member = format_args!("{member_id:x}"),
+            cluster = format_args!("{cluster_id:x}"),
+            flags_member = format_args!("{configured_member:x}"),
+            flags_cluster = format_args!("{configured_cluster:x}"),
+            "the data dir holds another member than --name, --initial-cluster and \
+             --initial-cluster-token describe; starting as the data dir's member (the bootstrap \
+             flags only matter for a new data dir, as in etcd)"
         );
     }
-    Ok(())
 }
 
 fn listen_addr(url: &crate::config::urls::EtcdUrl) -> anyhow::Result<SocketAddr> {
