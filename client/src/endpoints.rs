@@ -72,10 +72,19 @@ impl Endpoints {
         if let Credentials::User { .. } = &config.credentials {
             return Err(Error::Unsupported("user authentication"));
         }
-        let dialer = match tls_config(&config.credentials)? {
-            Some(tls) => Dialer::with_tls(Arc::new(tls)),
-            None => Dialer::plain("--cacert, --cert and --key"),
+        // An `https://` endpoint gets TLS even without TLS settings, with
+        // the system's roots, as etcdctl does.
+        let system_roots = Credentials::Tls {
+            ca: None,
+            cert: None,
+            key: None,
+            skip_verify: false,
         };
+        let tls = match tls_config(&config.credentials)? {
+            Some(tls) => tls,
+            None => tls_config(&system_roots)?.expect("TLS settings"),
+        };
+        let dialer = Dialer::with_tls(Arc::new(tls));
         let members = config
             .endpoints
             .iter()
