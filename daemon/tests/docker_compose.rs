@@ -12,6 +12,10 @@
 //! pass or fail; a run killed before that (a timeout) is swept up by the
 //! next. Without a Docker Engine and docker-compose the test fails saying
 //! so: it never skips.
+//!
+//! The same cluster with deploy/docker-compose.tls.yml on top, and the
+//! certificates deploy/gen-certs makes, serves only clients with a
+//! certificate of its CA, over https, members talking over mutual TLS.
 
 mod support;
 
@@ -160,15 +164,54 @@ struct Project {
     image: String,
     ports: Vec<PortClaim>,
     torn_down: bool,
+    /// With deploy/docker-compose.tls.yml on top, the certificates'
+    /// directory (`CAIRN_CERTS`).
+    tls_certs: Option<PathBuf>,
 }
 
 impl Project {
+    /// A project of this test process on claimed ports (not started). Made
+    /// before anything else, so the Drop guard owns the cleanup from the
+    /// first docker command on.
+    fn new(tls_certs: Option<PathBuf>) -> Project {
+        let program = compose_program();
+        sweep_leftovers(&program);
+        let name = format!("{PREFIX}{}", std::process::id());
+        Project {
+            program,
+            image: format!("{name}:latest"),
+            name,
+            ports: (0..3).map(|_| ports::claim()).collect(),
+            torn_down: false,
+            tls_certs,
+        }
+    }
+
+    /// Builds the project's image (`deploy/build-image --dev`).
+    fn build_image(&self) {
+        let build = output(
+            Command::new(repo_root().join("deploy/build-image"))
+                .args(["--dev", "--tag", &self.image])
+                .current_dir(repo_root()),
+        );
+        assert!(
+            build.status.success(),
+            "deploy/build-image failed:\n{}",
+            text(&build.stderr)
+        );
+    }
+
     fn compose(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..])
             .args(["-p", &self.name, "-f"])
-            .arg(compose_file())
-            .args(args)
+            .arg(compose_file());
+        if let Some(certs) = &self.tls_certs {
+            cmd.arg("-f")
+                .arg(repo_root().join("deploy/docker-compose.tls.yml"))
+                .env("CAIRN_CERTS", certs);
+        }
+        cmd.args(args)
             .env("CAIRN_IMAGE", &self.image)
             .env("CAIRN_HOST", "127.0.0.1");
         for (i, claim) in self.ports.iter().enumerate() {
@@ -296,31 +339,8 @@ fn status_rows(stdout: &str) -> Vec<(String, bool)> {
 #[test]
 fn compose_cluster_serves_survives_a_stopped_member_and_catches_up() {
     let started = Instant::now();
-    let program = compose_program();
-    sweep_leftovers(&program);
-
-    let name = format!("{PREFIX}{}", std::process::id());
-    let image = format!("{name}:latest");
-    // Claimed before anything is made, so the Drop guard owns the cleanup
-    // from the first docker command on.
-    let mut project = Project {
-        program,
-        name,
-        image: image.clone(),
-        ports: (0..3).map(|_| ports::claim()).collect(),
-        torn_down: false,
-    };
-
-    let build = output(
-        Command::new(repo_root().join("deploy/build-image"))
-            .args(["--dev", "--tag", &image])
-            .current_dir(repo_root()),
-    );
-    assert!(
-        build.status.success(),
-        "deploy/build-image failed:\n{}",
-        text(&build.stderr)
-    );
+    let mut project = Project::new(None);
+    project.build_image();
     let built = started.elapsed();
 
     project.compose_ok(&["up", "-d"]);
@@ -476,6 +496,104 @@ fn compose_cluster_serves_survives_a_stopped_member_and_catches_up() {
          stopped {outage:?}, caught up {caught_up:?}, torn down {:?}",
         started.elapsed()
     );
+}
+
+/// cairnctl with the client certificate deploy/gen-certs made, against
+/// `endpoints`.
+fn tls_ctl(certs: &Path, endpoints: &str, args: &[&str]) -> Output {
+    let mut all = vec![
+        format!("--cacert={}", certs.join("ca.pem").display()),
+        format!("--cert={}", certs.join("client.pem").display()),
+        format!("--key={}", certs.join("client-key.pem").display()),
+    ];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    Ctl::Cairnctl.run(endpoints, &all, None)
+}
+
+/// deploy/docker-compose.tls.yml on top of the compose file, with the
+/// certificates deploy/gen-certs makes as its comment says: the members
+/// find each other over mutual TLS by service name, serve cairnctl on the
+/// host with the client certificate and refuse it without one, and
+/// forward a follower's keep-alives to the leader over the TLS peer port.
+#[test]
+fn compose_tls_override_serves_only_clients_with_a_certificate() {
+    let certs_dir = tempfile::tempdir().expect("temp dir");
+    let certs = certs_dir.path().join("certs");
+    let made = output(
+        Command::new(repo_root().join("deploy/gen-certs"))
+            .arg("--readable-keys")
+            .arg(&certs),
+    );
+    assert!(made.status.success(), "gen-certs: {}", text(&made.stderr));
+    // The members run as another uid: the mounted directory must be open
+    // to it (the keys are, with --readable-keys).
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the certificates' directory");
+    let mut project = Project::new(Some(certs.clone()));
+    project.build_image();
+    project.compose_ok(&["up", "-d"]);
+    let all = project.endpoints(&[1, 2, 3]);
+    eventually("all three members healthy", Duration::from_secs(60), || {
+        let out = tls_ctl(&certs, &all, &["endpoint", "health"]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(text(&out.stderr))
+        }
+    });
+    let ok = |endpoints: &str, args: &[&str]| {
+        let out = tls_ctl(&certs, endpoints, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(ok(&all, &["put", "greeting", "hello"]), "OK\n");
+    assert_eq!(ok(&all, &["get", "greeting"]), "greeting\nhello\n");
+    let members = ok(&all, &["member", "list"]);
+    for i in 1..=3 {
+        assert!(
+            members.contains(&format!("https://cairn-{i}:2380"))
+                && members.contains(&format!("https://{}", project.endpoint(i))),
+            "member {i} is not on https: {members}"
+        );
+    }
+    // Without a client certificate, or in plain text: refused.
+    let ca_only = format!("--cacert={}", certs.join("ca.pem").display());
+    let refused = Ctl::Cairnctl.run(
+        &project.endpoint(1),
+        &[&ca_only, "--dial-timeout=2s", "--command-timeout=4s", "get", "greeting"],
+        None,
+    );
+    assert!(!refused.status.success(), "served without a client certificate");
+    let plain = ctl(
+        &format!("http://{}", project.endpoint(1)),
+        &["--command-timeout=4s", "get", "greeting"],
+    );
+    assert!(!plain.status.success(), "served in plain text");
+
+    // A follower's keep-alive reaches the leader over the TLS peer port.
+    let status = ok(&all, &["endpoint", "status", "--cluster"]);
+    let rows = status_rows(&status);
+    let leader_url = &rows.iter().find(|r| r.1).expect("a leader").0;
+    let follower = (1..=3)
+        .find(|&i| *leader_url != format!("https://{}", project.endpoint(i)))
+        .expect("a follower");
+    let granted = ok(&all, &["lease", "grant", "4"]);
+    let lease = granted.split_whitespace().nth(1).expect("a lease id").to_owned();
+    for _ in 0..6 {
+        let renewed = ok(
+            &project.endpoint(follower),
+            &["lease", "keep-alive", "--once", &lease],
+        );
+        assert!(renewed.contains("keepalived with TTL(4)"), "{renewed}");
+        sleep(Duration::from_secs(1));
+    }
+
+    let problems = project.tear_down();
+    assert!(problems.is_empty(), "tear-down: {problems:?}");
+    let left = project.leftovers();
+    assert!(left.is_empty(), "left behind after tear-down: {left:?}");
 }
 
 /// The runtime stage of deploy/Dockerfile (built from source where a
