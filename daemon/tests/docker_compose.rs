@@ -562,10 +562,19 @@ fn compose_tls_override_serves_only_clients_with_a_certificate() {
     let ca_only = format!("--cacert={}", certs.join("ca.pem").display());
     let refused = Ctl::Cairnctl.run(
         &project.endpoint(1),
-        &[&ca_only, "--dial-timeout=2s", "--command-timeout=4s", "get", "greeting"],
+        &[
+            &ca_only,
+            "--dial-timeout=2s",
+            "--command-timeout=4s",
+            "get",
+            "greeting",
+        ],
         None,
     );
-    assert!(!refused.status.success(), "served without a client certificate");
+    assert!(
+        !refused.status.success(),
+        "served without a client certificate"
+    );
     let plain = ctl(
         &format!("http://{}", project.endpoint(1)),
         &["--command-timeout=4s", "get", "greeting"],
@@ -580,7 +589,11 @@ fn compose_tls_override_serves_only_clients_with_a_certificate() {
         .find(|&i| *leader_url != format!("https://{}", project.endpoint(i)))
         .expect("a follower");
     let granted = ok(&all, &["lease", "grant", "4"]);
-    let lease = granted.split_whitespace().nth(1).expect("a lease id").to_owned();
+    let lease = granted
+        .split_whitespace()
+        .nth(1)
+        .expect("a lease id")
+        .to_owned();
     for _ in 0..6 {
         let renewed = ok(
             &project.endpoint(follower),

@@ -168,7 +168,11 @@ async fn sigterm_stops_cleanly_and_a_restart_ignores_the_bootstrap_flags() {
         .spawn()
         .expect("cairn starts");
     let mut kv = m.client().await;
-    assert_eq!(get(&mut kv, "k").await.as_deref(), Some("v"), "the data is kept");
+    assert_eq!(
+        get(&mut kv, "k").await.as_deref(),
+        Some("v"),
+        "the data is kept"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
