@@ -8,8 +8,8 @@
 //! They are defined from the table below rather than as fields of
 //! [`Flags`](super::Flags): clap adds them to the command (with their
 //! `ETCD_*` variables, under one help heading), and the resolver reads
-//! their values by name. The YAML file's keys for them are ignored, as
-//! keys cairn does not know are.
+//! their values by name. The YAML file's keys for them are read too
+//! ([`from_file`]) and judged the same way.
 
 use clap::{Arg, ArgAction, ArgMatches};
 
@@ -252,11 +252,49 @@ pub fn values(matches: &ArgMatches) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Every flag of [`FLAGS`] at etcd's default.
-pub fn defaults() -> Vec<(&'static str, String)> {
+/// The value of every flag of [`FLAGS`] in a config file's `keys` (its
+/// default when absent), in the command line's form: booleans and numbers
+/// as text, lists comma-joined. A Go duration is a count of nanoseconds in
+/// etcd's file; one equal to the flag's default reads as the default.
+pub fn from_file(
+    keys: &std::collections::BTreeMap<String, serde_norway::Value>,
+) -> Vec<(&'static str, String)> {
+    use serde_norway::Value;
+    let text = |v: &Value| match v {
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
     FLAGS
         .iter()
-        .map(|c| (c.name, c.default.to_owned()))
+        .map(|c| {
+            let value = match keys.get(c.name) {
+                None | Some(Value::Null) => c.default.to_owned(),
+                Some(Value::Number(n)) => {
+                    let default = cairn_client::duration::parse_go_duration(c.default).ok();
+                    match (default, n.as_u64()) {
+                        (Some(d), Some(ns)) if d.as_nanos() == u128::from(ns) => {
+                            c.default.to_owned()
+                        }
+                        (Some(_), Some(ns)) => format!("{ns}ns"),
+                        _ => n.to_string(),
+                    }
+                }
+                Some(v) => text(v),
+            };
+            (c.name, value)
+        })
         .collect()
 }
 

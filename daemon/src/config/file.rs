@@ -4,9 +4,10 @@
 //! comma-separated strings; numbers, booleans and `log-outputs` (a list)
 //! must have their YAML types, and `auto-compaction-retention` must be a
 //! string, as etcd requires. TLS settings sit under
-//! `client-transport-security` and `peer-transport-security`. Keys cairn
-//! does not know are ignored, as etcd ignores them. A key left out, or
-//! given with no value, keeps its default.
+//! `client-transport-security` and `peer-transport-security`. The keys of
+//! the flags cairn takes without acting on are judged as those flags are
+//! (`config::compat`); keys cairn does not know are ignored, as etcd
+//! ignores them. A key left out, or given with no value, keeps its default.
 //!
 //! The file is converted into [`Flags`] so that one resolver judges both
 //! sources. Must never: look at the command line or the environment once a
@@ -65,6 +66,11 @@ pub struct FileConfig {
     pub client_cert_allowed_hostname: Option<String>,
     pub peer_cert_allowed_cn: Option<String>,
     pub peer_cert_allowed_hostname: Option<String>,
+    /// Every other key: those of the flags cairn takes without acting on
+    /// (`config::compat`), judged as on the command line; the rest are
+    /// ignored, as etcd ignores keys it does not know.
+    #[serde(flatten)]
+    pub other: std::collections::BTreeMap<String, serde_norway::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,8 +174,7 @@ impl FileConfig {
             client_cert_allowed_hostname: self.client_cert_allowed_hostname.unwrap_or_default(),
             peer_cert_allowed_cn: self.peer_cert_allowed_cn.unwrap_or_default(),
             peer_cert_allowed_hostname: self.peer_cert_allowed_hostname.unwrap_or_default(),
-            // Not read from the file: see config::compat.
-            compat: super::compat::defaults(),
+            compat: super::compat::from_file(&self.other),
             // etcd's file has no CRL keys.
             client_crl_file: None,
             peer_crl_file: None,

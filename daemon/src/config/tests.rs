@@ -908,3 +908,38 @@ fn compatibility_flags_are_taken_and_judged() {
     // Only the proxy mode itself is refused; its tuning is harmless.
     assert_eq!(config(&["--proxy-dial-timeout=5"]).ignored_flags.len(), 1);
 }
+
+/// The same flags in a config file: judged as on the command line, a
+/// duration (nanoseconds in etcd's file) equal to etcd's default is not
+/// reported, and a refused one stops start-up.
+#[test]
+fn compatibility_keys_of_a_config_file_are_judged_too() {
+    let from = |text: &str| {
+        resolve(
+            &FileConfig::from_yaml(text)
+                .unwrap()
+                .into_flags("c.yaml".into()),
+        )
+    };
+    let c = from(
+        "name: m1\nunsafe-no-fsync: true\nauth-token: simple\n\
+         grpc-keepalive-interval: 7200000000000\ngrpc-keepalive-timeout: 1000000000\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.ignored_flags,
+        vec![
+            "--grpc-keepalive-timeout=1000000000ns has no effect in cairn: the client port \
+             pings idle connections every 10s and accepts any client ping rate"
+                .to_owned(),
+            "--unsafe-no-fsync=true has no effect in cairn: cairn always syncs its log to \
+             disk; the setting would only trade data for speed"
+                .to_owned(),
+        ]
+    );
+    let refused = from("discovery: https://discovery.example/abc\n").unwrap_err();
+    assert!(
+        refused.to_string().contains("is not supported"),
+        "{refused}"
+    );
+}
