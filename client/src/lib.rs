@@ -83,6 +83,18 @@ struct Inner {
     config: ClientConfig,
 }
 
+/// The error of a call whose command timeout passed, `last` being the
+/// last attempt's failure: a server's answer is returned as it is; a
+/// connection that could not be made (refused, a TLS handshake failed) is
+/// "context deadline exceeded", as etcdctl, whose balancer waits for a
+/// connection until the deadline, reports it.
+fn deadline_passed(timeout: Duration, last: Option<tonic::Status>) -> Error {
+    match last {
+        Some(status) if !retry::never_sent(&status) => Error::Server(status),
+        _ => Error::Timeout(timeout),
+    }
+}
+
 impl Client {
     /// A client for `config`. Nothing is dialled until the first call.
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
@@ -129,7 +141,7 @@ impl Client {
                     return Ok(response.into_inner());
                 }
                 Ok(Err(status)) => status,
-                Err(_) => return Err(last.map_or(Error::Timeout(timeout), Error::Server)),
+                Err(_) => return Err(deadline_passed(timeout, last)),
             };
             if retry::endpoint_failed(&status) {
                 self.inner.endpoints.failed(picked.index);

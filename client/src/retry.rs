@@ -56,7 +56,8 @@ fn is_transport(status: &tonic::Status) -> bool {
 }
 
 /// The request provably never reached a server: the TCP connection could
-/// not be established (refused, unreachable, connect timeout).
+/// not be established (refused, unreachable, connect timeout), or its TLS
+/// handshake failed.
 pub fn never_sent(status: &tonic::Status) -> bool {
     if status.code() != Code::Unavailable {
         return false;
@@ -64,6 +65,15 @@ pub fn never_sent(status: &tonic::Status) -> bool {
     let mut source: Option<&(dyn StdError + 'static)> = status.source();
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // The TLS handshake failed (a certificate refused by either
+            // side): no request is written before it completes. (An I/O
+            // error's own source skips the error it wraps.)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return true;
+            }
             use std::io::ErrorKind::*;
             if matches!(
                 io.kind(),
@@ -110,6 +120,17 @@ mod tests {
         let reset = unavailable_from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         assert_eq!(judge(Policy::NonRepeatable, &reset), Verdict::GiveUp);
         assert_eq!(judge(Policy::Repeatable, &reset), Verdict::RetryElsewhere);
+    }
+
+    #[test]
+    fn a_failed_tls_handshake_makes_any_call_retryable() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let s = unavailable_from(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            refused,
+        ));
+        assert!(never_sent(&s));
+        assert_eq!(judge(Policy::NonRepeatable, &s), Verdict::RetryElsewhere);
     }
 
     fn unavailable_from(io: std::io::Error) -> tonic::Status {
