@@ -64,7 +64,7 @@ impl Member {
             .arg(format!("--initial-cluster=solo={peer_url}"))
             .args(flags)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("server.log")).expect("a log file"))
             .spawn()
             .expect("start the server");
         Member {
@@ -318,6 +318,36 @@ async fn client_cert_auth_refuses_clients_without_a_certificate_of_the_ca() {
             assert!(!outcome(&etcd, refused, ctl).0, "{refused} {ctl:?}");
         }
     }
+}
+
+/// With `--client-cert-auth`, each request carries the client
+/// certificate's common name (the user, once authentication is on, as in
+/// etcd): cairn logs it at debug level, as the auth checks will read it.
+#[test]
+fn a_client_certificates_common_name_reaches_the_request() {
+    let pki = Pki::new();
+    let m = Member::start(
+        Server::Cairn,
+        &pki,
+        &[
+            flag("trusted-ca-file", &pki.ca),
+            "--client-cert-auth".to_owned(),
+            "--log-level=debug".to_owned(),
+        ],
+    );
+    let creds = vec![
+        flag("cacert", &pki.ca),
+        flag("cert", &pki.client.cert),
+        flag("key", &pki.client.key),
+    ];
+    wait_healthy(&m, &creds);
+    assert!(etcdctl(&m.url("https"), &creds, &["put", "/k", "v"]).0);
+    let log = std::fs::read_to_string(m.dir.path().join("server.log")).expect("the log");
+    let line = log
+        .lines()
+        .find(|l| l.contains("request from a client certificate") && l.contains("KV/Put"))
+        .unwrap_or_else(|| panic!("no identity logged for the put:\n{log}"));
+    assert!(line.contains("cn=root"), "{line}");
 }
 
 #[test]

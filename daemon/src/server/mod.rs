@@ -699,8 +699,24 @@ fn client_routes(
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(shared),
             learner_gate,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(identify));
     tonic::service::Routes::from(gated)
+}
+
+/// Puts the client's [`tls::ClientIdentity`] (its certificate's common
+/// name) into every request's extensions, where gRPC handlers find it with
+/// `request.extensions()`.
+async fn identify(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let identity = tls::ClientIdentity::of(request.extensions());
+    if let Some(cn) = &identity.common_name {
+        tracing::debug!(cn = %cn, path = %request.uri().path(), "request from a client certificate");
+    }
+    request.extensions_mut().insert(identity);
+    next.run(request).await
 }
 
 /// etcd's rule for learners: they answer Status and serializable Range

@@ -305,6 +305,30 @@ impl AllowedIdentity {
     }
 }
 
+/// Who a client is by the certificate it presented on a TLS client port:
+/// with `--client-cert-auth`, etcd takes the certificate's common name as
+/// the user when authentication is on. Every request on the client port
+/// carries one in its extensions (see `server::identify`), for the auth
+/// checks to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The CN of the client's certificate; `None` in plain text, without a
+    /// client certificate, or for a certificate without a CN.
+    pub common_name: Option<String>,
+}
+
+impl ClientIdentity {
+    /// The identity of the connection a request with `extensions` came on.
+    pub fn of(extensions: &axum::http::Extensions) -> ClientIdentity {
+        use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+        let common_name = extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs)
+            .and_then(|chain| chain.first().and_then(common_name));
+        ClientIdentity { common_name }
+    }
+}
+
 /// The common name of a certificate's subject, if it has one.
 pub fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
