@@ -38,6 +38,7 @@ complete -c cairn -l self-signed-cert-validity -d 'Years a certificate made by -
 complete -c cairn -l peer-cert-file -d 'Path to the peer server TLS cert file' -r -F
 complete -c cairn -l peer-key-file -d 'Path to the peer server TLS key file' -r -F
 complete -c cairn -l peer-client-cert-auth -d 'Enable peer client cert authentication' -r
+complete -c cairn -l experimental-peer-skip-client-san-verification -d 'Skip the check that a peer\'s client certificate is valid for the address it connects from' -r
 complete -c cairn -l peer-trusted-ca-file -d 'Path to the peer server TLS trusted CA file' -r -F
 complete -c cairn -l peer-auto-tls -d 'Peer TLS using self-generated certificates' -r
 complete -c cairn -l logger -d 'Logger; zap is the only one' -r
@@ -71,7 +72,6 @@ complete -c cairn -l experimental-distributed-tracing-address -d 'No effect: cai
 complete -c cairn -l experimental-distributed-tracing-instance-id -d 'No effect: cairn exports no OpenTelemetry traces.' -r
 complete -c cairn -l experimental-distributed-tracing-service-name -d 'No effect: cairn exports no OpenTelemetry traces.' -r
 complete -c cairn -l experimental-enable-v2v3 -d 'Refused unless left at its default: cairn serves only the v3 API.' -r
-complete -c cairn -l experimental-peer-skip-client-san-verification -d 'No effect: cairn does not match a peer\'s client certificate against its address.' -r
 complete -c cairn -l experimental-txn-mode-write-with-shared-buffer -d 'No effect: cairn\'s transactions read the store directly.' -r
 complete -c cairn -l experimental-warning-apply-duration -d 'No effect: applies slower than 100ms are logged.' -r
 complete -c cairn -l grpc-keepalive-interval -d 'No effect: the client port pings idle connections every 10s and accepts any client ping rate.' -r

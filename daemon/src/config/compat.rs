@@ -137,11 +137,6 @@ pub const FLAGS: &[Compat] = &[
         Effect::Refused("cairn serves only the v3 API"),
     ),
     boolean(
-        "experimental-peer-skip-client-san-verification",
-        "false",
-        Effect::None("cairn does not match a peer's client certificate against its address"),
-    ),
-    boolean(
         "experimental-txn-mode-write-with-shared-buffer",
         "true",
         Effect::None("cairn's transactions read the store directly"),

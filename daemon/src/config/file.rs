@@ -66,6 +66,7 @@ pub struct FileConfig {
     pub client_cert_allowed_hostname: Option<String>,
     pub peer_cert_allowed_cn: Option<String>,
     pub peer_cert_allowed_hostname: Option<String>,
+    pub experimental_peer_skip_client_san_verification: Option<bool>,
     /// Every other key: those of the flags cairn takes without acting on
     /// (`config::compat`), judged as on the command line; the rest are
     /// ignored, as etcd ignores keys it does not know.
@@ -185,6 +186,9 @@ impl FileConfig {
             peer_cert_file: non_empty(peer.cert_file),
             peer_key_file: non_empty(peer.key_file),
             peer_client_cert_auth: peer.client_cert_auth.unwrap_or(false),
+            experimental_peer_skip_client_san_verification: self
+                .experimental_peer_skip_client_san_verification
+                .unwrap_or(false),
             peer_trusted_ca_file: non_empty(peer.trusted_ca_file),
             peer_auto_tls: peer.auto_tls.unwrap_or(false),
             logger: text_or(self.logger, defaults::LOGGER),

@@ -315,6 +315,11 @@ pub struct Flags {
     #[arg(long, env = "ETCD_PEER_CLIENT_CERT_AUTH", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Security")]
     pub peer_client_cert_auth: bool,
 
+    /// Skip the check that a peer's client certificate is valid for the
+    /// address it connects from.
+    #[arg(long, env = "ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Security")]
+    pub experimental_peer_skip_client_san_verification: bool,
+
     /// Path to the peer server TLS trusted CA file.
     #[arg(
         long,

@@ -78,6 +78,10 @@ pub struct TlsConfig {
     pub allowed_hostname: Option<String>,
     pub client_cert_auth: bool,
     pub auto_tls: bool,
+    /// A connecting party's certificate must be valid for the address it
+    /// connects from (etcd's rule on the peer port, unless
+    /// `--experimental-peer-skip-client-san-verification`).
+    pub check_client_san: bool,
 }
 
 /// The resolved configuration of one cairn member.
@@ -237,6 +241,7 @@ fn tls(
         auto_tls,
         allowed_cn: None,
         allowed_hostname: None,
+        check_client_san: false,
     }
 }
 
@@ -459,6 +464,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
     let peer_tls = TlsConfig {
         allowed_cn: named(&flags.peer_cert_allowed_cn),
         allowed_hostname: named(&flags.peer_cert_allowed_hostname),
+        check_client_san: !flags.experimental_peer_skip_client_san_verification,
         ..peer_tls
     };
     if let (Some(cn), Some(hostname)) = (&peer_tls.allowed_cn, &peer_tls.allowed_hostname) {

@@ -79,7 +79,15 @@ fn defaults_are_etcds() {
     );
     assert!(!c.force_new_cluster);
     assert_eq!(c.client_tls, TlsConfig::default());
-    assert_eq!(c.peer_tls, TlsConfig::default());
+    // etcd checks a peer's client certificate against its address unless
+    // told not to.
+    assert_eq!(
+        c.peer_tls,
+        TlsConfig {
+            check_client_san: true,
+            ..TlsConfig::default()
+        }
+    );
     assert_eq!(c.config_file, None);
     c.verify_bootstrap().unwrap();
 }

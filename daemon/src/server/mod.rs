@@ -60,7 +60,6 @@ use cairn_proto::v3lockpb::lock_server::LockServer;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{ClusterState, ServerConfig};
@@ -750,10 +749,10 @@ async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
     http1: bool,
-    tls: Option<TlsAcceptor>,
+    tls: Option<tls::ServerTls>,
     stop: watch::Receiver<bool>,
 ) {
-    let Some(acceptor) = tls else {
+    let Some(server_tls) = tls else {
         return serve_with(listener, routes, http1, stop).await;
     };
     // Only the peer port speaks gRPC alone.
@@ -762,7 +761,7 @@ async fn serve(
     } else {
         tls::Port::Peer
     };
-    let accepted = tls::accept(listener, acceptor, port, stop.clone());
+    let accepted = tls::accept(listener, server_tls, port, stop.clone());
     let accepted = tokio_stream::wrappers::ReceiverStream::new(accepted);
     run(accepted, routes, http1, stop).await;
 }

@@ -230,7 +230,7 @@ impl rustls::client::ResolvesClientCert for CertFiles {
 /// `https://` URL needs one). With `client_cert_auth` every connecting
 /// party must present a certificate chaining to the trusted CA; without
 /// it, as in etcd, none is asked for.
-pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
+pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<ServerTls>> {
     let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
         return Ok(None);
     };
@@ -267,7 +267,10 @@ pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
     let files = CertFiles::open(cert, key, Arc::clone(&provider))?;
     let mut config = builder.with_cert_resolver(Arc::new(files));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+    Ok(Some(ServerTls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        check_client_san: t.check_client_san,
+    }))
 }
 
 /// What a connecting certificate must name besides chaining to the CA:
@@ -527,6 +530,64 @@ pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
     Ok(PeerDialer::with_tls(Arc::new(config)))
 }
 
+/// The server side of TLS on one kind of port: the handshake, and whether
+/// a client certificate must also be valid for the address it connects
+/// from (see [`client_san_refusal`]).
+#[derive(Clone)]
+pub struct ServerTls {
+    acceptor: TlsAcceptor,
+    check_client_san: bool,
+}
+
+/// Why a connecting party's certificate `cert` is not valid for the
+/// address `remote` it connects from, if it is not: etcd's check on the
+/// peer port, so that a certificate copied from a member does not let in
+/// a machine that is not that member. A certificate naming no address and
+/// no host name passes; one naming addresses must name `remote`, unless it
+/// also names host names, one of which must resolve to `remote` (etcd also
+/// tries the reverse lookup of `remote`, which cairn does not, so wildcard
+/// names never match here).
+pub async fn client_san_refusal(
+    cert: &CertificateDer<'_>,
+    remote: std::net::IpAddr,
+) -> Option<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return Some("its certificate does not parse".to_owned());
+    };
+    let (mut ips, mut names) = (Vec::new(), Vec::new());
+    if let Ok(Some(san)) = parsed.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::IPAddress(bytes) => match bytes.len() {
+                    4 => ips.push(std::net::IpAddr::from(<[u8; 4]>::try_from(*bytes).ok()?)),
+                    16 => ips.push(std::net::IpAddr::from(<[u8; 16]>::try_from(*bytes).ok()?)),
+                    _ => {}
+                },
+                GeneralName::DNSName(dns) => names.push((*dns).to_owned()),
+                _ => {}
+            }
+        }
+    }
+    if ips.is_empty() && names.is_empty() || ips.contains(&remote) {
+        return None;
+    }
+    for name in names.iter().filter(|n| !n.starts_with("*.")) {
+        if let Ok(found) = tokio::net::lookup_host((name.as_str(), 0)).await {
+            if found.into_iter().any(|a| a.ip() == remote) {
+                return None;
+            }
+        }
+    }
+    Some(if names.is_empty() {
+        format!("its certificate is valid for {ips:?}, not {remote}")
+    } else {
+        format!(
+            "{remote} does not match the certificate's addresses {ips:?} or host names {names:?}"
+        )
+    })
+}
+
 /// Which port a listener serves, for what its failed handshakes log: on
 /// the peer port a failure is a member shut out (an operator must hear
 /// why), on the client port it is usually a client's business.
@@ -540,7 +601,7 @@ pub enum Port {
 /// its own task, and hands the established streams to the receiver.
 pub fn accept(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    tls: ServerTls,
     port: Port,
     mut stop: watch::Receiver<bool>,
 ) -> mpsc::Receiver<std::io::Result<TlsStream<TcpStream>>> {
@@ -561,10 +622,25 @@ pub fn accept(
             };
             // As on the plain ports: no Nagle delay on small responses.
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let tls = tls.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                let established = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+                    let stream = tls.acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+                    let presented = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first());
+                    if let (true, Some(cert)) = (tls.check_client_san, presented) {
+                        if let Some(why) = client_san_refusal(cert, peer.ip()).await {
+                            return Err(why);
+                        }
+                    }
+                    Ok(stream)
+                })
+                .await;
+                match established {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(stream)).await;
                     }
