@@ -31,6 +31,8 @@ complete -c cairn -l auto-tls -d 'Client TLS using generated certificates' -r
 complete -c cairn -l client-crl-file -d 'Path to the client certificate revocation list file' -r -F
 complete -c cairn -l peer-crl-file -d 'Path to the peer certificate revocation list file' -r -F
 complete -c cairn -l cipher-suites -d 'Comma-separated list of supported TLS 1.2 cipher suites (Go\'s names; empty: the library\'s defaults). TLS 1.3 suites are always offered' -r
+complete -c cairn -l tls-min-version -d 'Minimum TLS version on every TLS port and connection: TLS1.2 or TLS1.3 (etcd 3.5.x\'s later releases and 3.6 take it)' -r
+complete -c cairn -l tls-max-version -d 'Maximum TLS version: TLS1.2 or TLS1.3; empty: the newest' -r
 complete -c cairn -l client-cert-allowed-hostname -d 'Allowed TLS hostname for client cert authentication' -r
 complete -c cairn -l peer-cert-allowed-cn -d 'Required CN for client certs connecting to the peer endpoint' -r
 complete -c cairn -l peer-cert-allowed-hostname -d 'Allowed TLS hostname for inter peer authentication' -r

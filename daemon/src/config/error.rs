@@ -74,6 +74,12 @@ pub enum ConfigError {
     },
     #[error("unexpected TLS cipher suite {0:?}")]
     UnknownCipherSuite(String),
+    #[error("unexpected TLS version {0:?} (must be one of: TLS1.2, TLS1.3)")]
+    UnknownTlsVersion(String),
+    #[error("min version ({min}) is greater than max version ({max})")]
+    TlsVersionsReversed { min: String, max: String },
+    #[error("cipher suites cannot be configured when only TLS1.3 is enabled")]
+    CipherSuitesWithTls13Only,
     #[error(
         "--cipher-suites names none that cairn offers ({0}); add an ECDHE suite with AES-GCM \
          or ChaCha20-Poly1305"

@@ -259,6 +259,27 @@ pub struct Flags {
     )]
     pub cipher_suites: String,
 
+    /// Minimum TLS version on every TLS port and connection: TLS1.2 or
+    /// TLS1.3 (etcd 3.5.x's later releases and 3.6 take it).
+    #[arg(
+        long,
+        env = "ETCD_TLS_MIN_VERSION",
+        value_name = "VERSION",
+        default_value = "TLS1.2",
+        help_heading = "Security"
+    )]
+    pub tls_min_version: String,
+
+    /// Maximum TLS version: TLS1.2 or TLS1.3; empty: the newest.
+    #[arg(
+        long,
+        env = "ETCD_TLS_MAX_VERSION",
+        value_name = "VERSION",
+        default_value = "",
+        help_heading = "Security"
+    )]
+    pub tls_max_version: String,
+
     /// Allowed TLS hostname for client cert authentication.
     #[arg(
         long,

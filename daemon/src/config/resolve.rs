@@ -69,6 +69,8 @@ pub struct TlsConfig {
     pub crl_file: Option<PathBuf>,
     /// TLS 1.2 suites by Go's name, those rustls offers; empty: all.
     pub cipher_suites: Vec<String>,
+    /// The TLS versions spoken (`--tls-min-version`, `--tls-max-version`).
+    pub versions: TlsVersions,
     /// With `client_cert_auth`: the common name every connecting
     /// certificate must carry (`--peer-cert-allowed-cn`).
     pub allowed_cn: Option<String>,
@@ -82,6 +84,33 @@ pub struct TlsConfig {
     /// connects from (etcd's rule on the peer port, unless
     /// `--experimental-peer-skip-client-san-verification`).
     pub check_client_san: bool,
+}
+
+/// Which TLS versions a port or connection speaks: TLS 1.2, TLS 1.3 or
+/// both (rustls has no older one; etcd takes no older one either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsVersions {
+    pub tls12: bool,
+    pub tls13: bool,
+}
+
+impl Default for TlsVersions {
+    fn default() -> TlsVersions {
+        TlsVersions {
+            tls12: true,
+            tls13: true,
+        }
+    }
+}
+
+/// `TLS1.2` → 12, `TLS1.3` → 13, `""` (only for the maximum) → `None`.
+fn tls_version(text: &str, empty_ok: bool) -> Result<Option<u8>, ConfigError> {
+    match text {
+        "TLS1.2" => Ok(Some(12)),
+        "TLS1.3" => Ok(Some(13)),
+        "" if empty_ok => Ok(None),
+        other => Err(ConfigError::UnknownTlsVersion(other.to_owned())),
+    }
 }
 
 /// The resolved configuration of one cairn member.
@@ -229,6 +258,7 @@ fn tls(
     client_cert_auth: bool,
     auto_tls: bool,
     cipher_suites: &[String],
+    versions: TlsVersions,
 ) -> TlsConfig {
     let given = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
     TlsConfig {
@@ -237,6 +267,7 @@ fn tls(
         trusted_ca_file: given(trusted_ca_file),
         crl_file: given(crl_file),
         cipher_suites: cipher_suites.to_vec(),
+        versions,
         client_cert_auth,
         auto_tls,
         allowed_cn: None,
@@ -434,6 +465,21 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
             suites_not_offered.join(","),
         ));
     }
+    let min = tls_version(&flags.tls_min_version, true)?.unwrap_or(12);
+    let max = tls_version(&flags.tls_max_version, true)?.unwrap_or(13);
+    if min > max {
+        return Err(ConfigError::TlsVersionsReversed {
+            min: flags.tls_min_version.clone(),
+            max: flags.tls_max_version.clone(),
+        });
+    }
+    if min == 13 && !flags.cipher_suites.trim().is_empty() {
+        return Err(ConfigError::CipherSuitesWithTls13Only);
+    }
+    let versions = TlsVersions {
+        tls12: min <= 12,
+        tls13: max >= 13,
+    };
     let client_tls = tls(
         [
             &flags.cert_file,
@@ -444,6 +490,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         flags.client_cert_auth,
         flags.auto_tls,
         &cipher_suites,
+        versions,
     );
     let peer_tls = tls(
         [
@@ -455,6 +502,7 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         flags.peer_client_cert_auth,
         flags.peer_auto_tls,
         &cipher_suites,
+        versions,
     );
     let named = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
     let client_tls = TlsConfig {

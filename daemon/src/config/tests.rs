@@ -951,3 +951,27 @@ fn compatibility_keys_of_a_config_file_are_judged_too() {
         "{refused}"
     );
 }
+
+/// `--tls-min-version` / `--tls-max-version` as etcd validates them.
+#[test]
+fn tls_versions_are_checked_as_etcd_checks_them() {
+    let c = config(&["--tls-min-version=TLS1.3"]);
+    assert!(!c.client_tls.versions.tls12 && c.peer_tls.versions.tls13);
+    let c = config(&["--tls-max-version=TLS1.2"]);
+    assert!(c.client_tls.versions.tls12 && !c.peer_tls.versions.tls13);
+    assert_eq!(
+        error(&["--tls-min-version=TLS1.1"]),
+        "unexpected TLS version \"TLS1.1\" (must be one of: TLS1.2, TLS1.3)"
+    );
+    assert_eq!(
+        error(&["--tls-min-version=TLS1.3", "--tls-max-version=TLS1.2"]),
+        "min version (TLS1.3) is greater than max version (TLS1.2)"
+    );
+    assert_eq!(
+        error(&[
+            "--tls-min-version=TLS1.3",
+            "--cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        ]),
+        "cipher suites cannot be configured when only TLS1.3 is enabled"
+    );
+}

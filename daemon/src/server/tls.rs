@@ -63,6 +63,19 @@ fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     pem_items(path, "certificate")
 }
 
+/// The rustls versions `t` allows (`--tls-min-version`,
+/// `--tls-max-version`; resolution keeps at least one).
+fn versions(t: &TlsConfig) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    let mut out = Vec::new();
+    if t.versions.tls13 {
+        out.push(&rustls::version::TLS13);
+    }
+    if t.versions.tls12 {
+        out.push(&rustls::version::TLS12);
+    }
+    out
+}
+
 /// ring, as tonic's `tls-ring` uses: rustls 0.23.48 deprecates it for
 /// lacking post-quantum key exchange, which etcd 3.5's Go clients do not
 /// offer either; aws-lc-rs would add a C and CMake build.
@@ -236,7 +249,7 @@ pub fn acceptor(t: &TlsConfig) -> anyhow::Result<Option<ServerTls>> {
     };
     let provider = provider(t);
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&versions(t))
         .context("choosing TLS versions")?;
     let builder = match (&t.trusted_ca_file, t.client_cert_auth) {
         (Some(ca), true) => {
@@ -506,7 +519,7 @@ pub fn peer_dialer(t: &TlsConfig) -> anyhow::Result<PeerDialer> {
     };
     let provider = provider(t);
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&versions(t))
         .context("choosing TLS versions")?;
     let builder = if t.auto_tls {
         builder
