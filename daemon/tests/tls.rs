@@ -50,14 +50,23 @@ impl Member {
 
     /// A member serving https on its client URL, configured by `flags`.
     fn spawn(server: Server, flags: &[String]) -> Member {
+        Member::spawn_with(server, flags, None)
+    }
+
+    /// [`Member::spawn`], also serving plain http on `plain`'s port.
+    fn spawn_with(server: Server, flags: &[String], plain: Option<&PortClaim>) -> Member {
         let (client, peer) = (ports::claim(), ports::claim());
         let dir = tempfile::tempdir().unwrap();
         let client_url = format!("https://127.0.0.1:{}", client.port);
+        let listen_urls = match plain {
+            Some(p) => format!("http://127.0.0.1:{},{client_url}", p.port),
+            None => client_url.clone(),
+        };
         let peer_url = format!("http://127.0.0.1:{}", peer.port);
         let child = Command::new(server.binary())
             .arg("--name=solo")
             .arg(format!("--data-dir={}", dir.path().join("data").display()))
-            .arg(format!("--listen-client-urls={client_url}"))
+            .arg(format!("--listen-client-urls={listen_urls}"))
             .arg(format!("--advertise-client-urls={client_url}"))
             .arg(format!("--listen-peer-urls={peer_url}"))
             .arg(format!("--initial-advertise-peer-urls={peer_url}"))
@@ -624,4 +633,47 @@ fn tls_versions_are_limited_by_the_min_and_max_flags() {
     assert_eq!(outcome(&[]), (true, true));
     assert_eq!(outcome(&["--tls-min-version=TLS1.3"]), (false, true));
     assert_eq!(outcome(&["--tls-max-version=TLS1.2"]), (true, false));
+}
+
+/// A mix of http and https client URLs: each port speaks its own scheme,
+/// the same data behind both, and a client using the wrong scheme on
+/// either is refused. The same for etcd 3.5.1 and cairn.
+#[test]
+fn http_and_https_client_urls_together_as_etcd_does() {
+    let pki = Pki::new();
+    let run = |server: Server| {
+        let plain = ports::claim();
+        let m = Member::spawn_with(
+            server,
+            &[
+                flag("cert-file", &pki.server.cert),
+                flag("key-file", &pki.server.key),
+            ],
+            Some(&plain),
+        );
+        let trusting = vec![flag("cacert", &pki.ca)];
+        wait_healthy(&m, &trusting);
+        let http = format!("http://127.0.0.1:{}", plain.port);
+        vec![
+            etcdctl(&m.url("https"), &trusting, &["put", "/k", "secure"]),
+            etcdctl(&http, &[], &["get", "/k"]),
+            etcdctl(&http, &[], &["put", "/k", "plain"]),
+            etcdctl(&m.url("https"), &trusting, &["get", "/k"]),
+            etcdctl(&m.url("http"), &[], &["get", "/k"]),
+            etcdctl(
+                &format!("https://127.0.0.1:{}", plain.port),
+                &trusting,
+                &["get", "/k"],
+            ),
+        ]
+    };
+    let etcd = run(Server::Etcd);
+    let cairn = run(Server::Cairn);
+    assert_eq!(cairn, etcd);
+    assert_eq!(etcd[1], (true, "/k\nsecure\n".to_owned()), "not vacuous");
+    assert_eq!(etcd[3], (true, "/k\nplain\n".to_owned()));
+    assert!(
+        !etcd[4].0 && !etcd[5].0,
+        "the wrong scheme is refused: {etcd:?}"
+    );
 }
