@@ -72,19 +72,30 @@ impl Endpoints {
         if let Credentials::User { .. } = &config.credentials {
             return Err(Error::Unsupported("user authentication"));
         }
-        // An `https://` endpoint gets TLS even without TLS settings, with
-        // the system's roots, as etcdctl does.
-        let system_roots = Credentials::Tls {
-            ca: None,
-            cert: None,
-            key: None,
-            skip_verify: false,
+        let dialer = match &config.credentials {
+            Credentials::Tls {
+                ca,
+                cert,
+                key,
+                skip_verify,
+            } => Dialer::with_tls(Arc::new(tls_config(
+                ca.as_deref(),
+                cert.as_deref(),
+                key.as_deref(),
+                *skip_verify,
+            )?)),
+            // An `https://` endpoint gets TLS even without TLS settings,
+            // with the system's roots, as etcdctl does. Only then are they
+            // read: most invocations dial plain endpoints.
+            _ if config
+                .endpoints
+                .iter()
+                .any(|e| e.trim().starts_with("https://")) =>
+            {
+                Dialer::with_tls(Arc::new(tls_config(None, None, None, false)?))
+            }
+            _ => Dialer::plain("--cacert, --cert and --key"),
         };
-        let tls = match tls_config(&config.credentials)? {
-            Some(tls) => tls,
-            None => tls_config(&system_roots)?.expect("TLS settings"),
-        };
-        let dialer = Dialer::with_tls(Arc::new(tls));
         let members = config
             .endpoints
             .iter()
@@ -214,19 +225,15 @@ pub fn normalize(endpoint: &str, tls: bool) -> Result<String, Error> {
     }
 }
 
-/// The rustls settings of `credentials`: the CA to trust (else the
+/// The rustls settings of TLS credentials: the CA to trust (else the
 /// system's roots), or none with `skip_verify` (etcdctl's
 /// `--insecure-skip-tls-verify`), and the client certificate to present.
-fn tls_config(credentials: &Credentials) -> Result<Option<rustls::ClientConfig>, Error> {
-    let Credentials::Tls {
-        ca,
-        cert,
-        key,
-        skip_verify,
-    } = credentials
-    else {
-        return Ok(None);
-    };
+fn tls_config(
+    ca: Option<&str>,
+    cert: Option<&str>,
+    key: Option<&str>,
+    skip_verify: bool,
+) -> Result<rustls::ClientConfig, Error> {
     let file_error =
         |path: &str, e: &dyn std::fmt::Display| Error::Tls(format!("open {path}: {e}"));
     // ring, as the server uses: rustls deprecates it only for lacking
@@ -236,7 +243,7 @@ fn tls_config(credentials: &Credentials) -> Result<Option<rustls::ClientConfig>,
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?;
-    let builder = if *skip_verify {
+    let builder = if skip_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
@@ -275,7 +282,7 @@ fn tls_config(credentials: &Credentials) -> Result<Option<rustls::ClientConfig>,
         _ => return Err(Error::Tls("--cert and --key must be given together".into())),
     };
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Some(config))
+    Ok(config)
 }
 
 fn connect(config: &ClientConfig, dialer: &Dialer, endpoint: &str) -> Result<Member, Error> {

@@ -233,34 +233,15 @@ async fn peer_auto_tls_clusters_work_as_etcd_does() {
 /// server kept the connection open after the handshake (it waits for the
 /// member's first request) or closed it.
 async fn kept_open(pki: &Pki, pair: &Pair, from: &str, port: u16) -> bool {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use rustls::pki_types::ServerName;
     use tokio::io::AsyncReadExt;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&pki.ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pair.cert)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
-    #[allow(deprecated)]
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     let tcp = socket
         .connect(([127, 0, 0, 1], port).into())
         .await
         .expect("connect to the peer port");
-    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    let mut tls = tokio_rustls::TlsConnector::from(pki.client_config(pair))
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .expect("the TLS handshake");

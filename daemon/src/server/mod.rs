@@ -711,8 +711,10 @@ async fn identify(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let identity = tls::ClientIdentity::of(request.extensions());
-    if let Some(cn) = &identity.common_name {
-        tracing::debug!(cn = %cn, path = %request.uri().path(), "request from a client certificate");
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        if let Some(cn) = identity.common_name() {
+            tracing::debug!(cn = %cn, path = %request.uri().path(), "request from a client certificate");
+        }
     }
     request.extensions_mut().insert(identity);
     next.run(request).await

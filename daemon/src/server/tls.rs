@@ -325,23 +325,28 @@ impl AllowedIdentity {
 /// with `--client-cert-auth`, etcd takes the certificate's common name as
 /// the user when authentication is on. Every request on the client port
 /// carries one in its extensions (see `server::identify`), for the auth
-/// checks to read.
+/// checks to read. It holds the connection's certificates (shared, not
+/// copied); the name is parsed only when asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientIdentity {
-    /// The CN of the client's certificate; `None` in plain text, without a
-    /// client certificate, or for a certificate without a CN.
-    pub common_name: Option<String>,
+    chain: Option<Arc<Vec<CertificateDer<'static>>>>,
 }
 
 impl ClientIdentity {
     /// The identity of the connection a request with `extensions` came on.
     pub fn of(extensions: &axum::http::Extensions) -> ClientIdentity {
         use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-        let common_name = extensions
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .and_then(TlsConnectInfo::peer_certs)
-            .and_then(|chain| chain.first().and_then(common_name));
-        ClientIdentity { common_name }
+        ClientIdentity {
+            chain: extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(TlsConnectInfo::peer_certs),
+        }
+    }
+
+    /// The CN of the client's certificate; `None` in plain text, without
+    /// a client certificate, or for a certificate without a CN.
+    pub fn common_name(&self) -> Option<String> {
+        self.chain.as_ref()?.first().and_then(common_name)
     }
 }
 

@@ -230,34 +230,43 @@ impl Pki {
 }
 
 impl Pki {
-    /// A blocking TLS client on `tcp` (to 127.0.0.1) that trusts the CA
-    /// and presents the client certificate.
-    pub fn tls_stream(
-        &self,
-        tcp: std::net::TcpStream,
-    ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    /// A rustls client that trusts the CA and presents `pair`, offering
+    /// HTTP/2 as gRPC clients and members do.
+    pub fn client_config(&self, pair: &Pair) -> std::sync::Arc<rustls::ClientConfig> {
         use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&self.ca).expect("CA file") {
             roots.add(cert.expect("CA PEM")).expect("CA certificate");
         }
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.client.cert)
-            .expect("client certificate file")
-            .map(|c| c.expect("client certificate PEM"))
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pair.cert)
+            .expect("certificate file")
+            .map(|c| c.expect("certificate PEM"))
             .collect();
-        let key = PrivateKeyDer::from_pem_file(&self.client.key).expect("client key");
+        let key = PrivateKeyDer::from_pem_file(&pair.key).expect("key file");
         // ring, as the server uses (deprecated only for lacking
         // post-quantum key exchange).
         #[allow(deprecated)]
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("TLS versions")
             .with_root_certificates(roots)
             .with_client_auth_cert(chain, key)
-            .expect("client certificate and key");
-        let name = ServerName::try_from("127.0.0.1").expect("an IP address");
+            .expect("certificate and key");
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        std::sync::Arc::new(config)
+    }
+
+    /// A blocking TLS client on `tcp` (to 127.0.0.1) that trusts the CA
+    /// and presents the client certificate, speaking HTTP/1.1.
+    pub fn tls_stream(
+        &self,
+        tcp: std::net::TcpStream,
+    ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+        let mut config = (*self.client_config(&self.client)).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("an IP address");
         let conn =
             rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("TLS client");
         rustls::StreamOwned::new(conn, tcp)
