@@ -6,8 +6,8 @@
 //!   elected within three election timeouts of the kill, writes must resume,
 //!   no acknowledged write may be lost, and once the killed member is back
 //!   and caught up every member must report the same HashKV at the same
-//!   revision. `leader_failure_over_tls` does the same with TLS on both
-//!   ports (mutual, client certificates required).
+//!   revision. `cairn_leader_failure_over_tls` does the same with TLS on
+//!   both ports (mutual, client certificates required).
 //! * `lagging_follower_catches_up_by_snapshot`: a follower down while the
 //!   leader writes and compacts its log past it catches up from a snapshot.
 //! * `follower_watch_across_leader_change`: a prefix watch opened on a
@@ -435,11 +435,6 @@ macro_rules! fault_tests {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn leader_failure_over_tls() {
-                super::leader_failure($server, true).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn lagging_follower_catches_up_by_snapshot() {
                 super::lagging_follower_catches_up_by_snapshot($server).await;
             }
@@ -454,3 +449,11 @@ macro_rules! fault_tests {
 
 fault_tests!(etcd, Server::Etcd);
 fault_tests!(cairn, Server::Cairn);
+
+/// The leader kill with TLS on both ports, cairn only: etcd 3.5.1 over TLS
+/// sometimes takes a little over three election timeouts to elect on a
+/// loaded CI machine (3.37 s seen), and the bound is cairn's promise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cairn_leader_failure_over_tls() {
+    leader_failure(Server::Cairn, true).await;
+}
