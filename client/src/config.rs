@@ -2,13 +2,16 @@
 //! This is resolved configuration (durations, not flag strings); the
 //! command line turns its flags into one of these.
 //!
-//! [`Credentials`] is the seam for TLS and user authentication: call sites
-//! build a [`ClientConfig`] and never a channel, so adding a variant here
-//! and handling it in the connector changes no caller.
+//! Transport and identity are separate settings, as they are for etcdctl:
+//! [`Credentials`] says how the connection is secured (plain or TLS, with
+//! or without a client certificate), [`ClientConfig::user`] who logs in
+//! over it; any combination works. Call sites build a [`ClientConfig`] and
+//! never a channel.
 
 use std::time::Duration;
 
-/// How the client authenticates itself and the server.
+/// How the connection is secured: how the client checks the server and
+/// which certificate, if any, it presents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Credentials {
     /// Plain HTTP/2, no user.
@@ -24,8 +27,20 @@ pub enum Credentials {
         key: Option<String>,
         skip_verify: bool,
     },
-    /// A user and password. Not wired yet, like TLS.
-    User { name: String, password: String },
+}
+
+/// A user the client logs in as (see [`crate::auth`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password: configurations end up in logs.
+        f.debug_struct("User").field("name", &self.name).finish()
+    }
 }
 
 /// Everything the client needs to reach a cluster.
@@ -44,6 +59,8 @@ pub struct ClientConfig {
     /// If set, the endpoint list is refreshed from MemberList this often.
     pub auto_sync_interval: Option<Duration>,
     pub credentials: Credentials,
+    /// Log in as this user; `None`: send no token.
+    pub user: Option<User>,
 }
 
 impl ClientConfig {
@@ -62,6 +79,7 @@ impl ClientConfig {
             keepalive_timeout: Duration::from_secs(6),
             auto_sync_interval: None,
             credentials: Credentials::Insecure,
+            user: None,
         }
     }
 }

@@ -7,6 +7,9 @@
 //! only because every member failed once; an endpoint that answers is
 //! healthy again at once. The set can be replaced (auto-sync) without
 //! disturbing calls in flight: they hold their own channel clone.
+//!
+//! Channels carry no identity: the login token is added per call by the
+//! client (`auth`), so one token serves every endpoint.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -68,9 +71,6 @@ impl Endpoints {
     pub fn new(config: &ClientConfig) -> Result<Endpoints, Error> {
         if config.endpoints.is_empty() {
             return Err(Error::NoEndpoints);
-        }
-        if let Credentials::User { .. } = &config.credentials {
-            return Err(Error::Unsupported("user authentication"));
         }
         let dialer = match &config.credentials {
             Credentials::Tls {

@@ -14,13 +14,17 @@ pub enum Error {
     /// An endpoint is not a URL the client can dial.
     #[error("invalid endpoint {endpoint:?}: {reason}")]
     InvalidEndpoint { endpoint: String, reason: String },
-    /// The configuration asks for something the client does not do yet
-    /// (TLS, user authentication).
+    /// The configuration asks for something the client does not do yet.
     #[error("{0} is not supported by cairnctl yet")]
     Unsupported(&'static str),
     /// A TLS setting could not be used (a file, a certificate).
     #[error("{0}")]
     Tls(String),
+    /// The client's first login failed (a wrong password, no member
+    /// reachable): the client could not be set up, as etcd's client fails
+    /// to connect then.
+    #[error("{0}")]
+    Login(Box<Error>),
     /// The server answered with an error status.
     #[error("{}", .0.message())]
     Server(tonic::Status),
@@ -43,6 +47,7 @@ impl Error {
     pub fn status(&self) -> Option<&tonic::Status> {
         match self {
             Error::Server(s) => Some(s),
+            Error::Login(e) => e.status(),
             _ => None,
         }
     }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::Client;
+use super::auth;
 use super::error::Error;
 use super::retry;
 
@@ -96,9 +97,20 @@ async fn keep_alive_loop(
         if req_tx.send(pb::LeaseKeepAliveRequest { id }).await.is_err() {
             return;
         }
-        let opened = LeaseClient::new(picked.channel)
-            .lease_keep_alive(ReceiverStream::new(req_rx))
-            .await;
+        // A token fetched now, as for every stream (see `auth`); a login
+        // that found no member in time counts as a broken stream.
+        let opened = match client.stream_stamp().await {
+            Ok(stamp) => {
+                LeaseClient::new(auth::with_token(picked.channel.clone(), stamp.token))
+                    .lease_keep_alive(ReceiverStream::new(req_rx))
+                    .await
+            }
+            Err(Error::Timeout(_)) => Err(tonic::Status::unavailable("login timed out")),
+            Err(e) => {
+                let _ = out.send(Err(e)).await;
+                return;
+            }
+        };
         let broken = match opened {
             Err(status) if retry::endpoint_failed(&status) => true,
             Err(status) => {

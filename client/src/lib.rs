@@ -13,11 +13,14 @@
 //! and try the next, until the command timeout. The timeout bounds the
 //! whole call, retries included, as etcdctl's `--command-timeout` does.
 //! The streaming parts start in [`watch`] and [`lease`]; [`concurrency`]
-//! holds the lock and election recipes.
+//! holds the lock and election recipes. With a user configured, [`auth`]
+//! logs in and every call, unary or stream, carries the token; a call
+//! refused for its token is sent again after a new login.
 //!
 //! Two small pieces of etcd's conventions live here because client and
 //! server both need them: [`prefix_end`] and Go's [`duration`] syntax.
 
+pub mod auth;
 pub mod concurrency;
 pub mod config;
 pub mod dial;
@@ -29,27 +32,29 @@ pub mod retry;
 pub mod watch;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pb::auth_client::AuthClient;
 use pb::cluster_client::ClusterClient;
 use pb::kv_client::KvClient;
 use pb::lease_client::LeaseClient;
 use pb::maintenance_client::MaintenanceClient;
 use tokio::time::{Instant, sleep, timeout_at};
-use tonic::transport::Channel;
 
+use auth::{Auth, AuthChannel, Stamp};
 use endpoints::Endpoints;
 use retry::{Policy, Verdict};
 
-pub use config::{ClientConfig, Credentials};
+pub use config::{ClientConfig, Credentials, User};
 pub use error::Error;
 pub use lease::KeepAlive;
 pub use watch::{WatchOptions, WatchStream, Watcher};
 
 /// The gRPC messages the client sends and receives, re-exported so callers
 /// need not depend on `cairn-proto` themselves.
-pub use cairn_proto::{etcdserverpb as pb, mvccpb};
+pub use cairn_proto::{authpb, etcdserverpb as pb, mvccpb};
 
 /// The `range_end` that selects every key starting with `prefix`: `prefix`
 /// with its last byte below 0xff incremented (and what follows it
@@ -81,7 +86,12 @@ pub struct Client {
 struct Inner {
     endpoints: Endpoints,
     config: ClientConfig,
+    auth: Auth,
 }
+
+/// A login in flight: boxed, because logging in is itself a call and a
+/// call may log in.
+type Login<'a> = Pin<Box<dyn Future<Output = Result<String, Error>> + Send + 'a>>;
 
 /// The error of a call whose command timeout passed, `last` being the
 /// last attempt's failure: a server's answer is returned as it is; a
@@ -99,8 +109,13 @@ impl Client {
     /// A client for `config`. Nothing is dialled until the first call.
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
         let endpoints = Endpoints::new(&config)?;
+        let auth = Auth::new(config.user.clone());
         let client = Client {
-            inner: Arc::new(Inner { endpoints, config }),
+            inner: Arc::new(Inner {
+                endpoints,
+                config,
+                auth,
+            }),
         };
         if let Some(every) = client.inner.config.auto_sync_interval {
             client.spawn_auto_sync(every);
@@ -123,18 +138,45 @@ impl Client {
     }
 
     /// Runs `attempt` on one endpoint after another until it succeeds, the
-    /// policy refuses a retry, or the command timeout passes.
-    pub async fn unary<T, F, Fut>(&self, policy: Policy, mut attempt: F) -> Result<T, Error>
+    /// policy refuses a retry, or the command timeout passes. The channel
+    /// it gets sends the login token; a token the server refuses is
+    /// replaced and the attempt made again (see [`auth`]).
+    pub async fn unary<T, F, Fut>(&self, policy: Policy, attempt: F) -> Result<T, Error>
     where
-        F: FnMut(Channel) -> Fut,
+        F: FnMut(AuthChannel) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.call(policy, true, attempt).await
+    }
+
+    /// [`Client::unary`], without a token when `authed` is false (the
+    /// login itself).
+    async fn call<T, F, Fut>(
+        &self,
+        policy: Policy,
+        authed: bool,
+        mut attempt: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut(AuthChannel) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let timeout = self.inner.config.command_timeout;
         let deadline = Instant::now() + timeout;
+        let mut stamp = if authed {
+            match timeout_at(deadline, self.stamp()).await {
+                Ok(stamp) => stamp?,
+                Err(_) => return Err(Error::Login(Box::new(Error::Timeout(timeout)))),
+            }
+        } else {
+            Stamp::default()
+        };
+        let mut refreshes = 0;
         let mut last: Option<tonic::Status> = None;
         loop {
             let picked = self.inner.endpoints.pick();
-            let outcome = timeout_at(deadline, attempt(picked.channel.clone())).await;
+            let channel = auth::with_token(picked.channel.clone(), stamp.token.clone());
+            let outcome = timeout_at(deadline, attempt(channel)).await;
             let status = match outcome {
                 Ok(Ok(response)) => {
                     self.inner.endpoints.succeeded(picked.index);
@@ -143,6 +185,19 @@ impl Client {
                 Ok(Err(status)) => status,
                 Err(_) => return Err(deadline_passed(timeout, last)),
             };
+            if authed
+                && refreshes < auth::MAX_REFRESHES
+                && auth::needs_new_token(&status, self.inner.auth.user().is_some())
+            {
+                // The server refused the token before acting on the
+                // request: any call may be sent again with a new one.
+                refreshes += 1;
+                stamp = match timeout_at(deadline, self.refresh(stamp.generation)).await {
+                    Ok(stamp) => stamp?,
+                    Err(_) => return Err(deadline_passed(timeout, Some(status))),
+                };
+                continue;
+            }
             if retry::endpoint_failed(&status) {
                 self.inner.endpoints.failed(picked.index);
             }
@@ -159,18 +214,71 @@ impl Client {
 
     /// Runs `attempt` against the endpoint `url` only (commands about one
     /// member: endpoint status, health, hashkv), within the command timeout.
-    pub async fn at<T, F, Fut>(&self, url: &str, attempt: F) -> Result<T, Error>
+    pub async fn at<T, F, Fut>(&self, url: &str, mut attempt: F) -> Result<T, Error>
     where
-        F: FnOnce(Channel) -> Fut,
+        F: FnMut(AuthChannel) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let channel = self.inner.endpoints.channel_for(url)?;
         let timeout = self.inner.config.command_timeout;
-        match tokio::time::timeout(timeout, attempt(channel)).await {
-            Ok(Ok(r)) => Ok(r.into_inner()),
-            Ok(Err(s)) => Err(Error::Server(s)),
+        let work = async {
+            let mut stamp = self.stamp().await?;
+            let mut refreshes = 0;
+            loop {
+                let authed = auth::with_token(channel.clone(), stamp.token.clone());
+                match attempt(authed).await {
+                    Ok(r) => return Ok(r.into_inner()),
+                    Err(s)
+                        if refreshes < auth::MAX_REFRESHES
+                            && auth::needs_new_token(&s, self.inner.auth.user().is_some()) =>
+                    {
+                        refreshes += 1;
+                        stamp = self.refresh(stamp.generation).await?;
+                    }
+                    Err(s) => return Err(Error::Server(s)),
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result,
             Err(_) => Err(Error::Timeout(timeout)),
         }
+    }
+
+    /// The token for the next call, logging in first if nobody has.
+    async fn stamp(&self) -> Result<Stamp, Error> {
+        self.inner.auth.stamp(|user| self.authenticate(user)).await
+    }
+
+    /// A new token after the one of `generation` was refused.
+    async fn refresh(&self, generation: u64) -> Result<Stamp, Error> {
+        self.inner
+            .auth
+            .refresh(generation, |user| self.authenticate(user))
+            .await
+    }
+
+    /// A token fetched just now, for a stream about to open.
+    pub(crate) async fn stream_stamp(&self) -> Result<Stamp, Error> {
+        self.inner.auth.fresh(|user| self.authenticate(user)).await
+    }
+
+    /// Auth/Authenticate as `user`, on any endpoint: the token.
+    fn authenticate(&self, user: User) -> Login<'_> {
+        Box::pin(async move {
+            let req = pb::AuthenticateRequest {
+                name: user.name,
+                password: user.password,
+            };
+            // Repeatable: a second login only makes a second token.
+            let resp = self
+                .call(Policy::Repeatable, false, |ch| {
+                    let req = req.clone();
+                    async move { AuthClient::new(ch).authenticate(req).await }
+                })
+                .await?;
+            Ok(resp.token)
+        })
     }
 
     // ----------------------------------------------------------------- KV
@@ -361,8 +469,11 @@ impl Client {
         url: &str,
         req: pb::RangeRequest,
     ) -> Result<pb::RangeResponse, Error> {
-        self.at(url, |ch| async move { KvClient::new(ch).range(req).await })
-            .await
+        self.at(url, |ch| {
+            let req = req.clone();
+            async move { KvClient::new(ch).range(req).await }
+        })
+        .await
     }
 
     /// MoveLeader sent to `url`, which must be the current leader.
@@ -389,7 +500,8 @@ impl Client {
         mut sink: impl FnMut(&[u8], u64) -> std::io::Result<()>,
     ) -> Result<u64, Error> {
         let channel = self.inner.endpoints.channel_for(url)?;
-        let mut stream = MaintenanceClient::new(channel)
+        let stamp = self.stream_stamp().await?;
+        let mut stream = MaintenanceClient::new(auth::with_token(channel, stamp.token))
             .snapshot(pb::SnapshotRequest {})
             .await?
             .into_inner();
@@ -399,6 +511,205 @@ impl Client {
             sink(&chunk.blob, chunk.remaining_bytes)?;
         }
         Ok(total)
+    }
+
+    // --------------------------------------------------------------- Auth
+    //
+    // Reads may be repeated on another member; changes are sent once, as
+    // etcd's client does.
+
+    pub async fn auth_enable(&self) -> Result<pb::AuthEnableResponse, Error> {
+        self.unary(Policy::NonRepeatable, |ch| async move {
+            AuthClient::new(ch)
+                .auth_enable(pb::AuthEnableRequest {})
+                .await
+        })
+        .await
+    }
+
+    pub async fn auth_disable(&self) -> Result<pb::AuthDisableResponse, Error> {
+        self.unary(Policy::NonRepeatable, |ch| async move {
+            AuthClient::new(ch)
+                .auth_disable(pb::AuthDisableRequest {})
+                .await
+        })
+        .await
+    }
+
+    pub async fn auth_status(&self) -> Result<pb::AuthStatusResponse, Error> {
+        self.unary(Policy::Repeatable, |ch| async move {
+            AuthClient::new(ch)
+                .auth_status(pb::AuthStatusRequest {})
+                .await
+        })
+        .await
+    }
+
+    /// UserAdd; with `no_password` the user can log in only by its
+    /// certificate's common name.
+    pub async fn user_add(
+        &self,
+        name: &str,
+        password: &str,
+        no_password: bool,
+    ) -> Result<pb::AuthUserAddResponse, Error> {
+        let req = pb::AuthUserAddRequest {
+            name: name.to_owned(),
+            password: password.to_owned(),
+            options: Some(authpb::UserAddOptions { no_password }),
+            hashed_password: String::new(),
+        };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).user_add(req).await }
+        })
+        .await
+    }
+
+    pub async fn user_get(&self, name: &str) -> Result<pb::AuthUserGetResponse, Error> {
+        let req = pb::AuthUserGetRequest { name: name.into() };
+        self.unary(Policy::Repeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).user_get(req).await }
+        })
+        .await
+    }
+
+    pub async fn user_list(&self) -> Result<pb::AuthUserListResponse, Error> {
+        self.unary(Policy::Repeatable, |ch| async move {
+            AuthClient::new(ch)
+                .user_list(pb::AuthUserListRequest {})
+                .await
+        })
+        .await
+    }
+
+    pub async fn user_delete(&self, name: &str) -> Result<pb::AuthUserDeleteResponse, Error> {
+        let req = pb::AuthUserDeleteRequest { name: name.into() };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).user_delete(req).await }
+        })
+        .await
+    }
+
+    pub async fn user_change_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<pb::AuthUserChangePasswordResponse, Error> {
+        let req = pb::AuthUserChangePasswordRequest {
+            name: name.into(),
+            password: password.into(),
+            hashed_password: String::new(),
+        };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).user_change_password(req).await }
+        })
+        .await
+    }
+
+    pub async fn user_grant_role(
+        &self,
+        user: &str,
+        role: &str,
+    ) -> Result<pb::AuthUserGrantRoleResponse, Error> {
+        let req = pb::AuthUserGrantRoleRequest {
+            user: user.into(),
+            role: role.into(),
+        };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).user_grant_role(req).await }
+        })
+        .await
+    }
+
+    pub async fn user_revoke_role(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> Result<pb::AuthUserRevokeRoleResponse, Error> {
+        let req = pb::AuthUserRevokeRoleRequest {
+            name: name.into(),
+            role: role.into(),
+        };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).user_revoke_role(req).await }
+        })
+        .await
+    }
+
+    pub async fn role_add(&self, name: &str) -> Result<pb::AuthRoleAddResponse, Error> {
+        let req = pb::AuthRoleAddRequest { name: name.into() };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).role_add(req).await }
+        })
+        .await
+    }
+
+    pub async fn role_get(&self, role: &str) -> Result<pb::AuthRoleGetResponse, Error> {
+        let req = pb::AuthRoleGetRequest { role: role.into() };
+        self.unary(Policy::Repeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).role_get(req).await }
+        })
+        .await
+    }
+
+    pub async fn role_list(&self) -> Result<pb::AuthRoleListResponse, Error> {
+        self.unary(Policy::Repeatable, |ch| async move {
+            AuthClient::new(ch)
+                .role_list(pb::AuthRoleListRequest {})
+                .await
+        })
+        .await
+    }
+
+    pub async fn role_delete(&self, role: &str) -> Result<pb::AuthRoleDeleteResponse, Error> {
+        let req = pb::AuthRoleDeleteRequest { role: role.into() };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).role_delete(req).await }
+        })
+        .await
+    }
+
+    pub async fn role_grant_permission(
+        &self,
+        name: &str,
+        perm: authpb::Permission,
+    ) -> Result<pb::AuthRoleGrantPermissionResponse, Error> {
+        let req = pb::AuthRoleGrantPermissionRequest {
+            name: name.into(),
+            perm: Some(perm),
+        };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).role_grant_permission(req).await }
+        })
+        .await
+    }
+
+    pub async fn role_revoke_permission(
+        &self,
+        role: &str,
+        key: &[u8],
+        range_end: &[u8],
+    ) -> Result<pb::AuthRoleRevokePermissionResponse, Error> {
+        let req = pb::AuthRoleRevokePermissionRequest {
+            role: role.into(),
+            key: key.to_vec(),
+            range_end: range_end.to_vec(),
+        };
+        self.unary(Policy::NonRepeatable, |ch| {
+            let req = req.clone();
+            async move { AuthClient::new(ch).role_revoke_permission(req).await }
+        })
+        .await
     }
 
     /// Refreshes the endpoint list from MemberList every `every`.

@@ -10,6 +10,10 @@
 //! Invariant: `next_rev` is the lowest revision not yet delivered; any
 //! event below it (a server resending history) is dropped.
 //!
+//! Each stream opens with a token fetched just before (with a user
+//! configured; see [`crate::auth`]), so a reconnection long after the
+//! watch began is not refused for an expired token.
+//!
 //! [`WatchStream`] is the other shape: many watches multiplexed on one gRPC
 //! stream to one member, as etcd's client carries the watches of one
 //! context. It neither fails over nor resumes; load generators use it to
@@ -27,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::Client;
+use super::auth;
 use super::endpoints::Picked;
 use super::error::Error;
 use super::retry;
@@ -149,7 +154,8 @@ impl WatchStream {
             .map_err(|_| closed())?;
         if let Some(rx) = self.unopened.take() {
             let picked = self.picked.take().ok_or_else(closed)?;
-            match WatchClient::new(picked.channel.clone())
+            let stamp = self.client.stream_stamp().await?;
+            match WatchClient::new(auth::with_token(picked.channel.clone(), stamp.token))
                 .watch(ReceiverStream::new(rx))
                 .await
             {
@@ -226,7 +232,13 @@ async fn run(
     loop {
         let picked = next.take().unwrap_or_else(|| client.balancer().pick());
         *endpoint.lock().expect("endpoint lock") = picked.url.clone();
-        let ended = stream_once(&options, &mut next_rev, picked.channel, &out, &mut progress).await;
+        let ended = match client.stream_stamp().await {
+            Ok(stamp) => {
+                let channel = auth::with_token(picked.channel.clone(), stamp.token);
+                stream_once(&options, &mut next_rev, channel, &out, &mut progress).await
+            }
+            Err(e) => login_failed(e),
+        };
         match ended {
             Ended::Caller => return,
             Ended::Fatal(e) => {
@@ -244,7 +256,7 @@ async fn run(
 async fn stream_once(
     options: &WatchOptions,
     next_rev: &mut i64,
-    channel: tonic::transport::Channel,
+    channel: auth::AuthChannel,
     out: &mpsc::Sender<Result<pb::WatchResponse, Error>>,
     progress: &mut mpsc::Receiver<()>,
 ) -> Ended {
@@ -309,6 +321,16 @@ async fn stream_once(
         if out.send(Ok(resp)).await.is_err() {
             return Ended::Caller;
         }
+    }
+}
+
+/// A login before opening a stream failed: no member answered in time
+/// (try again), or the server refused it (the watch ends).
+fn login_failed(e: Error) -> Ended {
+    match e {
+        Error::Timeout(_) => Ended::Broken,
+        Error::Server(status) => broken_or_fatal(status),
+        e => Ended::Fatal(e),
     }
 }
 

@@ -10,13 +10,14 @@ pub mod commands;
 pub mod fields;
 pub mod json;
 pub mod out;
+pub mod password;
 pub mod table;
 
 use std::io::Write;
 use std::time::Duration;
 
 use cairn_client::duration;
-use cairn_client::{Client, ClientConfig, Credentials};
+use cairn_client::{Client, ClientConfig, Credentials, User};
 use clap::{ArgAction, Args, Parser};
 
 use commands::Command;
@@ -195,8 +196,14 @@ impl Failure {
 }
 
 impl From<cairn_client::Error> for Failure {
+    /// A failed first login is etcdctl's failure to create its client
+    /// (exit 2); anything else a failed command (exit 1).
     fn from(e: cairn_client::Error) -> Failure {
-        Failure::new(exit::ERROR, describe(&e))
+        let code = match e {
+            cairn_client::Error::Login(_) => exit::BAD_CONNECTION,
+            _ => exit::ERROR,
+        };
+        Failure::new(code, describe(&e))
     }
 }
 
@@ -263,6 +270,8 @@ pub struct Ctx {
     pub hex: bool,
     pub global: Global,
     client: Option<Client>,
+    /// `--user` resolved (the password asked for if need be), once.
+    user: Option<Option<User>>,
     pub out: Box<dyn Write>,
 }
 
@@ -273,8 +282,7 @@ impl std::fmt::Debug for Ctx {
 }
 
 impl Ctx {
-    /// Resolves the global flags; fails on an unknown format or on flags
-    /// that ask for TLS or a user (the seam exists, the server side not).
+    /// Resolves the global flags; fails on an unknown format.
     pub fn new(global: Global, out: Box<dyn Write>) -> Result<Ctx, Failure> {
         let format = Format::named(&global.write_out)
             .ok_or_else(|| Failure::new(exit::BAD_FEATURE, "unsupported output format"))?;
@@ -283,11 +291,13 @@ impl Ctx {
             hex: global.hex,
             global,
             client: None,
+            user: None,
             out,
         })
     }
 
-    /// The client configuration the flags describe.
+    /// The client configuration the flags describe. The user is resolved
+    /// by [`Ctx::client`] (it may ask for a password); this has none.
     pub fn config(&self) -> Result<ClientConfig, Failure> {
         let g = &self.global;
         let tls = g.cacert.is_some()
@@ -301,12 +311,6 @@ impl Ctx {
                 cert: g.cert.clone(),
                 key: g.key.clone(),
                 skip_verify: g.insecure_skip_tls_verify,
-            }
-        } else if let Some(user) = &g.user {
-            let (name, inline) = user.split_once(':').unwrap_or((user, ""));
-            Credentials::User {
-                name: name.to_owned(),
-                password: g.password.clone().unwrap_or_else(|| inline.to_owned()),
             }
         } else {
             Credentials::Insecure
@@ -325,7 +329,41 @@ impl Ctx {
             keepalive_timeout: g.keepalive_timeout,
             auto_sync_interval: None,
             credentials,
+            user: None,
         })
+    }
+
+    /// The user of `--user` and `--password` (or `ETCDCTL_USER` and
+    /// `ETCDCTL_PASSWORD`), as etcdctl reads them: `--password` given, the
+    /// whole of `--user` is the name; otherwise `name:password`, and with
+    /// no colon the password is asked for (`Password: `, on stdout).
+    pub fn user(&mut self) -> Result<Option<User>, Failure> {
+        if let Some(user) = &self.user {
+            return Ok(user.clone());
+        }
+        let user = match (self.global.user.as_deref(), self.global.password.as_deref()) {
+            (None | Some(""), _) => None,
+            (Some(name), Some(password)) if !password.is_empty() => Some(User {
+                name: name.to_owned(),
+                password: password.to_owned(),
+            }),
+            (Some(user), _) => match user.split_once(':') {
+                Some((name, password)) => Some(User {
+                    name: name.to_owned(),
+                    password: password.to_owned(),
+                }),
+                None => {
+                    let password = password::ask(&mut self.out, "Password: ")
+                        .map_err(|e| Failure::new(exit::ERROR, e))?;
+                    Some(User {
+                        name: user.to_owned(),
+                        password,
+                    })
+                }
+            },
+        };
+        self.user = Some(user.clone());
+        Ok(user)
     }
 
     /// The client, built on first use (commands that only parse never dial).
@@ -333,16 +371,20 @@ impl Ctx {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let client = Client::new(self.config()?)
-            .map_err(|e| Failure::new(exit::BAD_CONNECTION, e.to_string()))?;
+        let mut config = self.config()?;
+        config.user = self.user()?;
+        let client =
+            Client::new(config).map_err(|e| Failure::new(exit::BAD_CONNECTION, e.to_string()))?;
         self.client = Some(client.clone());
         Ok(client)
     }
 
-    /// A client for exactly these endpoints (per-member commands).
-    pub fn client_for(&self, endpoints: Vec<String>) -> Result<Client, Failure> {
+    /// A client of the same cluster for exactly these endpoints
+    /// (per-member commands), logged in as the same user.
+    pub fn client_for(&mut self, endpoints: Vec<String>) -> Result<Client, Failure> {
         let mut config = self.config()?;
         config.endpoints = endpoints;
+        config.user = self.user()?;
         Client::new(config).map_err(|e| Failure::new(exit::BAD_CONNECTION, e.to_string()))
     }
 

@@ -239,9 +239,10 @@ async fn load(
     stats
 }
 
-fn connections(ctx: &Ctx, clients: usize) -> Result<Vec<Client>, Failure> {
+fn connections(ctx: &mut Ctx, clients: usize) -> Result<Vec<Client>, Failure> {
+    let endpoints = ctx.global.endpoints.clone();
     (0..clients.min(MAX_CONNS))
-        .map(|_| ctx.client_for(ctx.global.endpoints.clone()))
+        .map(|_| ctx.client_for(endpoints.clone()))
         .collect()
 }
 

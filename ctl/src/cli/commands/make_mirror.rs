@@ -90,7 +90,12 @@ pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
         a.dest_prefix.clone()
     };
     let source = ctx.client()?;
-    let target = ctx.client_for(vec![dest.clone()])?;
+    // Another cluster: the source's user does not log in there (etcdctl
+    // logs in to the destination only with --dest-user).
+    let mut config = ctx.config()?;
+    config.endpoints = vec![dest.clone()];
+    let target =
+        Client::new(config).map_err(|e| Failure::new(exit::BAD_CONNECTION, e.to_string()))?;
     let total = Arc::new(AtomicU64::new(0));
     let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     spinner.set_style(
