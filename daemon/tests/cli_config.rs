@@ -210,7 +210,7 @@ fn every_flag_etcd_lists_is_taken() {
     assert!(missing.is_empty(), "cairn does not take {missing:?}");
     // Taken means parsed, from the command line and the environment.
     let out = cairn(
-        &["--unsafe-no-fsync", "--auth-token=jwt"],
+        &["--unsafe-no-fsync", "--metrics=extensive"],
         &[("ETCD_GRPC_KEEPALIVE_INTERVAL", "1s"), ("ETCD_CORS", "x")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -23,7 +23,7 @@ _cairn() {
 
     case "${cmd}" in
         cairn)
-            opts="-h --version --print-config --config-file --name --data-dir --wal-dir --snapshot-count --heartbeat-interval --election-timeout --listen-peer-urls --listen-client-urls --listen-metrics-urls --max-snapshots --max-wals --quota-backend-bytes --max-txn-ops --max-request-bytes --initial-advertise-peer-urls --initial-cluster --initial-cluster-state --initial-cluster-token --advertise-client-urls --strict-reconfig-check --pre-vote --auto-compaction-mode --auto-compaction-retention --enable-v2 --cert-file --key-file --client-cert-auth --trusted-ca-file --auto-tls --client-crl-file --peer-crl-file --cipher-suites --tls-min-version --tls-max-version --client-cert-allowed-hostname --peer-cert-allowed-cn --peer-cert-allowed-hostname --self-signed-cert-validity --peer-cert-file --peer-key-file --peer-client-cert-auth --experimental-peer-skip-client-san-verification --peer-trusted-ca-file --peer-auto-tls --logger --log-outputs --log-level --experimental-enable-lease-checkpoint --experimental-lease-checkpoint-interval --experimental-corrupt-check-time --experimental-watch-progress-notify-interval --experimental-initial-corrupt-check --force-new-cluster --auth-token --auth-token-ttl --bcrypt-cost --backend-batch-interval --backend-batch-limit --backend-bbolt-freelist-type --cors --discovery --discovery-fallback --discovery-proxy --discovery-srv --discovery-srv-name --enable-log-rotation --log-rotation-config-json --enable-pprof --experimental-bootstrap-defrag-threshold-megabytes --experimental-compaction-batch-limit --experimental-enable-distributed-tracing --experimental-distributed-tracing-address --experimental-distributed-tracing-instance-id --experimental-distributed-tracing-service-name --experimental-enable-v2v3 --experimental-txn-mode-write-with-shared-buffer --experimental-warning-apply-duration --grpc-keepalive-interval --grpc-keepalive-min-time --grpc-keepalive-timeout --host-whitelist --initial-election-tick-advance --metrics --proxy --proxy-dial-timeout --proxy-failure-wait --proxy-read-timeout --proxy-refresh-interval --proxy-write-timeout --socket-reuse-address --socket-reuse-port --unsafe-no-fsync --v2-deprecation --help"
+            opts="-h --version --print-config --config-file --name --data-dir --wal-dir --snapshot-count --heartbeat-interval --election-timeout --listen-peer-urls --listen-client-urls --listen-metrics-urls --max-snapshots --max-wals --quota-backend-bytes --max-txn-ops --max-request-bytes --initial-advertise-peer-urls --initial-cluster --initial-cluster-state --initial-cluster-token --advertise-client-urls --strict-reconfig-check --pre-vote --auto-compaction-mode --auto-compaction-retention --enable-v2 --cert-file --key-file --client-cert-auth --trusted-ca-file --auto-tls --client-crl-file --peer-crl-file --cipher-suites --tls-min-version --tls-max-version --client-cert-allowed-hostname --peer-cert-allowed-cn --peer-cert-allowed-hostname --self-signed-cert-validity --peer-cert-file --peer-key-file --peer-client-cert-auth --experimental-peer-skip-client-san-verification --peer-trusted-ca-file --peer-auto-tls --auth-token --auth-token-ttl --bcrypt-cost --logger --log-outputs --log-level --experimental-enable-lease-checkpoint --experimental-lease-checkpoint-interval --experimental-corrupt-check-time --experimental-watch-progress-notify-interval --experimental-initial-corrupt-check --force-new-cluster --backend-batch-interval --backend-batch-limit --backend-bbolt-freelist-type --cors --discovery --discovery-fallback --discovery-proxy --discovery-srv --discovery-srv-name --enable-log-rotation --log-rotation-config-json --enable-pprof --experimental-bootstrap-defrag-threshold-megabytes --experimental-compaction-batch-limit --experimental-enable-distributed-tracing --experimental-distributed-tracing-address --experimental-distributed-tracing-instance-id --experimental-distributed-tracing-service-name --experimental-enable-v2v3 --experimental-txn-mode-write-with-shared-buffer --experimental-warning-apply-duration --grpc-keepalive-interval --grpc-keepalive-min-time --grpc-keepalive-timeout --host-whitelist --initial-election-tick-advance --metrics --proxy --proxy-dial-timeout --proxy-failure-wait --proxy-read-timeout --proxy-refresh-interval --proxy-write-timeout --socket-reuse-address --socket-reuse-port --unsafe-no-fsync --v2-deprecation --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +209,18 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --auth-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bcrypt-cost)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --logger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -242,18 +254,6 @@ _cairn() {
                     return 0
                     ;;
                 --force-new-cluster)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --auth-token)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --auth-token-ttl)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --bcrypt-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,6 +43,9 @@ complete -c cairn -l peer-client-cert-auth -d 'Enable peer client cert authentic
 complete -c cairn -l experimental-peer-skip-client-san-verification -d 'Skip the check that a peer\'s client certificate is valid for the address it connects from' -r
 complete -c cairn -l peer-trusted-ca-file -d 'Path to the peer server TLS trusted CA file' -r -F
 complete -c cairn -l peer-auto-tls -d 'Peer TLS using self-generated certificates' -r
+complete -c cairn -l auth-token -d 'Auth token type and its options: simple, or jwt,sign-method=...,priv-key=...' -r
+complete -c cairn -l auth-token-ttl -d 'Time (in seconds) a simple token lives unused (0: 300)' -r
+complete -c cairn -l bcrypt-cost -d 'Cost of the bcrypt password hashes, 4 to 31 (another value: 10, as in etcd)' -r
 complete -c cairn -l logger -d 'Logger; zap is the only one' -r
 complete -c cairn -l log-outputs -d 'Comma-separated log targets: default, stderr, stdout, or file paths' -r
 complete -c cairn -l log-level -d 'Log level: debug, info, warn, error, panic or fatal' -r
@@ -52,9 +55,6 @@ complete -c cairn -l experimental-corrupt-check-time -d 'How often the leader co
 complete -c cairn -l experimental-watch-progress-notify-interval -d 'Interval between watch progress notifications (a Go duration such as 10m)' -r
 complete -c cairn -l experimental-initial-corrupt-check -d 'Accepted for etcd compatibility; no effect: cairn does not compare hashes with its peers before serving (the periodic check, --experimental-corrupt-check-time, runs from start-up on)' -r
 complete -c cairn -l force-new-cluster -d 'Force a new one-member cluster from this member\'s data' -r
-complete -c cairn -l auth-token -d 'No effect: authentication is not built yet.' -r
-complete -c cairn -l auth-token-ttl -d 'No effect: authentication is not built yet.' -r
-complete -c cairn -l bcrypt-cost -d 'No effect: authentication is not built yet.' -r
 complete -c cairn -l backend-batch-interval -d 'No effect: cairn\'s store commits each apply group when it is applied.' -r
 complete -c cairn -l backend-batch-limit -d 'No effect: cairn\'s store commits each apply group when it is applied.' -r
 complete -c cairn -l backend-bbolt-freelist-type -d 'No effect: cairn\'s store is not bbolt.' -r

@@ -32,7 +32,6 @@ pub struct Compat {
     pub effect: Effect,
 }
 
-const AUTH: Effect = Effect::None("authentication is not built yet");
 const TRACING: Effect = Effect::None("cairn exports no OpenTelemetry traces");
 const DISCOVERY: Effect = Effect::Refused(
     "cairn cannot bootstrap through a discovery service; list the members with \
@@ -64,9 +63,6 @@ const fn boolean(name: &'static str, default: &'static str, effect: Effect) -> C
 
 /// Every etcd 3.5.1 flag cairn takes without acting on it.
 pub const FLAGS: &[Compat] = &[
-    text("auth-token", "simple", AUTH),
-    text("auth-token-ttl", "300", AUTH),
-    text("bcrypt-cost", "10", AUTH),
     text(
         "backend-batch-interval",
         "",

@@ -50,3 +50,16 @@ pub const MIN_ELECTION_TO_HEARTBEAT_RATIO: u64 = 5;
 
 /// Years a self-signed certificate (`--auto-tls`, `--peer-auto-tls`) lasts.
 pub const SELF_SIGNED_CERT_VALIDITY: &str = "1";
+
+/// `--auth-token`: etcd's simple tokens.
+pub const AUTH_TOKEN: &str = "simple";
+/// `--auth-token-ttl`, in seconds; 0 stands for this too, as in etcd.
+pub const AUTH_TOKEN_TTL: &str = "300";
+pub const AUTH_TOKEN_TTL_SECS: u64 = 300;
+/// A JWT's lifetime when `--auth-token jwt,...` names no `ttl`.
+pub const JWT_TTL: &str = "5m";
+/// `--bcrypt-cost`: Go's bcrypt default, and what etcd uses instead of a
+/// cost outside bcrypt's range.
+pub const BCRYPT_COST: &str = "10";
+pub const BCRYPT_COST_DEFAULT: u32 = 10;
+pub const BCRYPT_COST_RANGE: std::ops::RangeInclusive<u64> = 4..=31;

@@ -31,6 +31,27 @@ pub enum ValueError {
     TooManyHours,
     #[error("at least one log output is required")]
     NoLogOutputs,
+    #[error("unknown token type {0:?}: must be simple or jwt,sign-method=...,priv-key=...")]
+    UnknownTokenType(String),
+    #[error("token option {0:?} is not name=value")]
+    TokenOptionSyntax(String),
+    #[error("token option {0:?} is given twice")]
+    TokenOptionTwice(String),
+    #[error("jwt needs sign-method=<{methods}>", methods = super::resolve::SIGN_METHODS)]
+    NoSignMethod,
+    #[error("sign-method {0:?} is not one of {methods}", methods = super::resolve::SIGN_METHODS)]
+    UnknownSignMethod(String),
+    #[error(
+        "sign-method ES512 is not supported: cairn's crypto library has no P-521 curve; use \
+         ES256 or ES384"
+    )]
+    Es512NotSupported,
+    #[error("ttl: {0}")]
+    JwtTtl(DurationError),
+    #[error("sign-method {0} needs priv-key=<file>, the shared secret")]
+    NoSecret(String),
+    #[error("sign-method {0} needs priv-key=<file>, or pub-key=<file> to only verify tokens")]
+    NoJwtKey(String),
 }
 
 #[derive(Debug, thiserror::Error)]

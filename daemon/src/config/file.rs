@@ -69,6 +69,10 @@ pub struct FileConfig {
     pub peer_cert_allowed_cn: Option<String>,
     pub peer_cert_allowed_hostname: Option<String>,
     pub experimental_peer_skip_client_san_verification: Option<bool>,
+    pub auth_token: Option<String>,
+    /// Seconds, as on the command line (a plain integer in etcd's file).
+    pub auth_token_ttl: Option<u64>,
+    pub bcrypt_cost: Option<u64>,
     /// Every other key: those of the flags cairn takes without acting on
     /// (`config::compat`), judged as on the command line; the rest are
     /// ignored, as etcd ignores keys it does not know.
@@ -179,6 +183,9 @@ impl FileConfig {
             client_cert_allowed_hostname: self.client_cert_allowed_hostname.unwrap_or_default(),
             peer_cert_allowed_cn: self.peer_cert_allowed_cn.unwrap_or_default(),
             peer_cert_allowed_hostname: self.peer_cert_allowed_hostname.unwrap_or_default(),
+            auth_token: text_or(self.auth_token, defaults::AUTH_TOKEN),
+            auth_token_ttl: number_or(self.auth_token_ttl, defaults::AUTH_TOKEN_TTL),
+            bcrypt_cost: number_or(self.bcrypt_cost, defaults::BCRYPT_COST),
             compat: super::compat::from_file(&self.other),
             // etcd's file has no CRL keys.
             client_crl_file: None,

@@ -354,6 +354,25 @@ pub struct Flags {
     #[arg(long, env = "ETCD_PEER_AUTO_TLS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool, action = ArgAction::Set, help_heading = "Security")]
     pub peer_auto_tls: bool,
 
+    // ----- Auth -----
+    /// Auth token type and its options: simple, or jwt,sign-method=...,priv-key=...
+    ///
+    /// jwt,sign-method=<method>,priv-key=<file>[,pub-key=<file>][,ttl=<duration>], with methods
+    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, HS256, HS384 and HS512. HS* take
+    /// the priv-key file's bytes as the secret; pub-key without priv-key only verifies tokens;
+    /// ttl (a Go duration) defaults to 5m. Empty: no tokens (only client certificates name
+    /// users).
+    #[arg(long, env = "ETCD_AUTH_TOKEN", value_name = "TOKEN", default_value = defaults::AUTH_TOKEN, help_heading = "Auth")]
+    pub auth_token: String,
+
+    /// Time (in seconds) a simple token lives unused (0: 300).
+    #[arg(long, env = "ETCD_AUTH_TOKEN_TTL", value_name = "SECONDS", default_value = defaults::AUTH_TOKEN_TTL, help_heading = "Auth")]
+    pub auth_token_ttl: String,
+
+    /// Cost of the bcrypt password hashes, 4 to 31 (another value: 10, as in etcd).
+    #[arg(long, env = "ETCD_BCRYPT_COST", value_name = "COST", default_value = defaults::BCRYPT_COST, help_heading = "Auth")]
+    pub bcrypt_cost: String,
+
     // ----- Logging -----
     /// Logger; zap is the only one.
     #[arg(long, env = "ETCD_LOGGER", value_name = "LOGGER", default_value = defaults::LOGGER, help_heading = "Logging")]

@@ -43,7 +43,8 @@ pub use error::{ConfigError, ValueError};
 pub use file::FileConfig;
 pub use flags::{Flags, command, normalize_go_args, parse_go_bool, unrecognized_env_vars};
 pub use resolve::{
-    AutoCompaction, BackendQuota, ClusterState, LogLevel, ServerConfig, TlsConfig, resolve,
+    AuthToken, AutoCompaction, BackendQuota, ClusterState, JwtOptions, LogLevel, SIGN_METHODS,
+    ServerConfig, TlsConfig, resolve,
 };
 
 /// Resolves parsed flags, or the config file they name.

@@ -113,6 +113,110 @@ fn tls_version(text: &str, empty_ok: bool) -> Result<Option<u8>, ConfigError> {
     }
 }
 
+/// What `--auth-token` resolves to: which tokens `Authenticate` hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthToken {
+    /// `--auth-token ""`: none. etcd then refuses every password login
+    /// (`Authenticate` fails); only client certificates name users.
+    Off,
+    /// etcd's simple tokens (random, kept by the member that issued them,
+    /// valid while used at least once per `auth_token_ttl`).
+    Simple,
+    /// Signed JSON Web Tokens, valid on every member.
+    Jwt(JwtOptions),
+}
+
+/// The options of `--auth-token jwt,...`. Only their syntax is checked
+/// here; the key files are read (and their kind matched with
+/// `sign_method`) when the server loads them (`auth::jwt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtOptions {
+    /// `pub-key=`: with no `priv_key`, tokens are only verified.
+    pub pub_key: Option<PathBuf>,
+    /// `priv-key=`: the signing key; for HS* the file's bytes are the
+    /// shared secret.
+    pub priv_key: Option<PathBuf>,
+    /// `sign-method=`, one of [`SIGN_METHODS`], exactly as written.
+    pub sign_method: String,
+    /// `ttl=` (a Go duration; 5m when not given): how long a token lasts.
+    pub ttl: Duration,
+}
+
+/// The JWT signing methods cairn takes: etcd 3.5.1's, but ES512 (P-521
+/// has no implementation in ring). etcd 3.5.1 has no EdDSA either.
+pub const SIGN_METHODS: &str =
+    "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, HS256, HS384, HS512";
+
+/// `--auth-token`, as etcd splits it: the token type, then `,name=value`
+/// options, each name at most once. Simple tokens ignore their options,
+/// as etcd does; unknown jwt options are ignored with a warning (pushed
+/// onto `warnings`).
+fn auth_token(text: &str, warnings: &mut Vec<String>) -> Result<AuthToken, ConfigError> {
+    let bad = |problem: ValueError| invalid("auth-token", text, problem);
+    let mut parts = text.split(',');
+    let kind = parts.next().unwrap_or_default();
+    let mut options: Vec<(&str, &str)> = Vec::new();
+    for part in parts {
+        let mut pair = part.split('=');
+        let (Some(name), Some(value), None) = (pair.next(), pair.next(), pair.next()) else {
+            return Err(bad(ValueError::TokenOptionSyntax(part.to_owned())));
+        };
+        if options.iter().any(|(n, _)| *n == name) {
+            return Err(bad(ValueError::TokenOptionTwice(name.to_owned())));
+        }
+        options.push((name, value));
+    }
+    match kind {
+        "" => return Ok(AuthToken::Off),
+        "simple" => return Ok(AuthToken::Simple),
+        "jwt" => {}
+        other => return Err(bad(ValueError::UnknownTokenType(other.to_owned()))),
+    }
+    let option = |name: &str| {
+        options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+    };
+    let unknown: Vec<&str> = options
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !["pub-key", "priv-key", "sign-method", "ttl"].contains(n))
+        .collect();
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "--auth-token: unknown jwt options {}, ignored",
+            unknown.join(", ")
+        ));
+    }
+    let ttl = parse_go_duration(option("ttl").unwrap_or(defaults::JWT_TTL))
+        .map_err(|e| bad(ValueError::JwtTtl(e)))?;
+    let sign_method = option("sign-method").ok_or_else(|| bad(ValueError::NoSignMethod))?;
+    if sign_method == "ES512" {
+        return Err(bad(ValueError::Es512NotSupported));
+    }
+    if !SIGN_METHODS.split(", ").any(|m| m == sign_method) {
+        return Err(bad(ValueError::UnknownSignMethod(sign_method.to_owned())));
+    }
+    let pub_key = option("pub-key").map(PathBuf::from);
+    let priv_key = option("priv-key").map(PathBuf::from);
+    if priv_key.is_none() {
+        if sign_method.starts_with("HS") {
+            return Err(bad(ValueError::NoSecret(sign_method.to_owned())));
+        }
+        if pub_key.is_none() {
+            return Err(bad(ValueError::NoJwtKey(sign_method.to_owned())));
+        }
+    }
+    Ok(AuthToken::Jwt(JwtOptions {
+        pub_key,
+        priv_key,
+        sign_method: sign_method.to_owned(),
+        ttl,
+    }))
+}
+
 /// The resolved configuration of one cairn member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -157,11 +261,20 @@ pub struct ServerConfig {
     /// `--cipher-suites` names etcd knows and rustls does not offer; the
     /// server warns about them.
     pub cipher_suites_not_offered: Vec<String>,
-    /// etcd flags set to something cairn does not act on, one line each
-    /// (see `compat`); the server logs them.
+    /// etcd flags set to something cairn does not act on (see `compat`)
+    /// or replaces as etcd does (a bcrypt cost out of range, unknown jwt
+    /// options), one line each; the server logs them.
     pub ignored_flags: Vec<String>,
     pub client_tls: TlsConfig,
     pub peer_tls: TlsConfig,
+    /// `--auth-token`.
+    pub auth_token: AuthToken,
+    /// `--auth-token-ttl`: how long a simple token lives unused (0 given
+    /// means etcd's 300 seconds).
+    pub auth_token_ttl: Duration,
+    /// `--bcrypt-cost`, within bcrypt's 4..=31 (etcd's 10 replaces any
+    /// other value, with a warning in `ignored_flags`).
+    pub bcrypt_cost: u32,
 }
 
 fn invalid(flag: &'static str, value: &str, problem: impl Into<ValueError>) -> ConfigError {
@@ -561,6 +674,24 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         return Err(ConfigError::PeerCertAuthWithoutCa);
     }
 
+    let auth_token = auth_token(&flags.auth_token, &mut ignored_flags)?;
+    let auth_token_ttl = match unsigned("auth-token-ttl", &flags.auth_token_ttl)? {
+        0 => defaults::AUTH_TOKEN_TTL_SECS,
+        secs => secs,
+    };
+    let bcrypt_cost = match unsigned("bcrypt-cost", &flags.bcrypt_cost)? {
+        cost if defaults::BCRYPT_COST_RANGE.contains(&cost) => {
+            u32::try_from(cost).unwrap_or(defaults::BCRYPT_COST_DEFAULT)
+        }
+        cost => {
+            ignored_flags.push(format!(
+                "--bcrypt-cost={cost} is outside bcrypt's 4..31; using {}, as etcd does",
+                defaults::BCRYPT_COST_DEFAULT
+            ));
+            defaults::BCRYPT_COST_DEFAULT
+        }
+    };
+
     let data_dir = flags
         .data_dir
         .clone()
@@ -603,6 +734,9 @@ pub fn resolve(flags: &Flags) -> Result<ServerConfig, ConfigError> {
         ignored_flags,
         client_tls,
         peer_tls,
+        auth_token,
+        auth_token_ttl: Duration::from_secs(auth_token_ttl),
+        bcrypt_cost,
         name,
     })
 }
@@ -763,6 +897,20 @@ impl fmt::Display for ServerConfig {
                 self.self_signed_cert_validity
             )?;
         }
+        match &self.auth_token {
+            AuthToken::Off => writeln!(f, "auth-token: none (password logins refused)")?,
+            AuthToken::Simple => writeln!(f, "auth-token: simple")?,
+            AuthToken::Jwt(jwt) => writeln!(
+                f,
+                "auth-token: jwt, sign-method {}, pub-key {}, priv-key {}, ttl {:?}",
+                jwt.sign_method,
+                path(&jwt.pub_key),
+                path(&jwt.priv_key),
+                jwt.ttl
+            )?,
+        }
+        writeln!(f, "auth-token-ttl: {:?}", self.auth_token_ttl)?;
+        writeln!(f, "bcrypt-cost: {}", self.bcrypt_cost)?;
         writeln!(f, "log-level: {}", self.log_level)?;
         writeln!(f, "log-outputs: {}", self.log_outputs.join(","))?;
         writeln!(

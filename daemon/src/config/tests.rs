@@ -975,3 +975,215 @@ fn tls_versions_are_checked_as_etcd_checks_them() {
         "cipher suites cannot be configured when only TLS1.3 is enabled"
     );
 }
+
+// ----- Auth -----
+
+#[test]
+fn auth_defaults_are_etcds() {
+    let c = config(&[]);
+    assert_eq!(c.auth_token, AuthToken::Simple);
+    assert_eq!(c.auth_token_ttl, Duration::from_secs(300));
+    assert_eq!(c.bcrypt_cost, 10);
+    // etcd 3.5.1: `--auth-token-ttl 0` leaves simple tokens at 300s.
+    assert_eq!(
+        config(&["--auth-token-ttl=0"]).auth_token_ttl,
+        Duration::from_secs(300)
+    );
+    assert_eq!(
+        config(&["--auth-token-ttl", "7"]).auth_token_ttl,
+        Duration::from_secs(7)
+    );
+    // Options after "simple" are split and checked, then ignored.
+    assert_eq!(
+        config(&["--auth-token=simple,ttl=1s"]).auth_token,
+        AuthToken::Simple
+    );
+    // An empty value is etcd's token-less provider.
+    assert_eq!(config(&["--auth-token="]).auth_token, AuthToken::Off);
+}
+
+#[test]
+fn jwt_options_are_parsed_as_etcd_splits_them() {
+    let c = config(&[
+        "--auth-token",
+        "jwt,pub-key=/k/a.pub,priv-key=/k/a.pem,sign-method=RS256,ttl=90s",
+    ]);
+    assert_eq!(
+        c.auth_token,
+        AuthToken::Jwt(JwtOptions {
+            pub_key: Some("/k/a.pub".into()),
+            priv_key: Some("/k/a.pem".into()),
+            sign_method: "RS256".to_owned(),
+            ttl: Duration::from_secs(90),
+        })
+    );
+    assert!(c.ignored_flags.is_empty());
+    // ttl defaults to 5m; a public key alone verifies; an empty path is
+    // no path.
+    let AuthToken::Jwt(jwt) =
+        config(&["--auth-token=jwt,sign-method=ES384,pub-key=e.pub,priv-key="]).auth_token
+    else {
+        panic!("not jwt");
+    };
+    assert_eq!(jwt.ttl, Duration::from_secs(300));
+    assert_eq!(
+        (jwt.pub_key, jwt.priv_key),
+        (Some(PathBuf::from("e.pub")), None)
+    );
+    // Unknown options are ignored with a warning, as etcd does.
+    let c = config(&["--auth-token=jwt,sign-method=HS256,priv-key=s,bogus=1"]);
+    assert!(matches!(c.auth_token, AuthToken::Jwt(_)));
+    assert_eq!(
+        c.ignored_flags,
+        ["--auth-token: unknown jwt options bogus, ignored"]
+    );
+}
+
+/// Every `--auth-token` etcd 3.5.1 fails to start with (it says "auth:
+/// invalid auth options", "auth: missing key data" or "unsupported
+/// signing method" once the member starts), refused up front in one line.
+#[test]
+fn bad_auth_tokens_are_refused_in_one_line() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "bogus",
+            "unknown token type \"bogus\": must be simple or jwt,sign-method=...,priv-key=...",
+        ),
+        (
+            "JWT,sign-method=HS256,priv-key=s",
+            "unknown token type \"JWT\": must be simple or jwt,sign-method=...,priv-key=...",
+        ),
+        (
+            "jwt,sign-method=HS256,priv-key=s,noequals",
+            "token option \"noequals\" is not name=value",
+        ),
+        ("simple,a=b=c", "token option \"a=b=c\" is not name=value"),
+        ("jwt,ttl=1m,ttl=2m", "token option \"ttl\" is given twice"),
+        (
+            "jwt",
+            "jwt needs sign-method=<RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, \
+             HS256, HS384, HS512>",
+        ),
+        (
+            "jwt,sign-method=XX256,priv-key=k",
+            "sign-method \"XX256\" is not one of RS256, RS384, RS512, PS256, PS384, PS512, \
+             ES256, ES384, HS256, HS384, HS512",
+        ),
+        (
+            "jwt,sign-method=EdDSA,priv-key=k",
+            "sign-method \"EdDSA\" is not one of RS256, RS384, RS512, PS256, PS384, PS512, \
+             ES256, ES384, HS256, HS384, HS512",
+        ),
+        (
+            "jwt,sign-method=none,priv-key=k",
+            "sign-method \"none\" is not one of RS256, RS384, RS512, PS256, PS384, PS512, \
+             ES256, ES384, HS256, HS384, HS512",
+        ),
+        (
+            "jwt,sign-method=ES512,priv-key=k",
+            "sign-method ES512 is not supported: cairn's crypto library has no P-521 curve; \
+             use ES256 or ES384",
+        ),
+        (
+            "jwt,sign-method=RS256,priv-key=k,ttl=abc",
+            "ttl: not a duration (expected e.g. 90s, 30m, 1h30m)",
+        ),
+        (
+            "jwt,sign-method=RS256,priv-key=k,ttl=-5m",
+            "ttl: duration must not be negative",
+        ),
+        (
+            "jwt,sign-method=RS256",
+            "sign-method RS256 needs priv-key=<file>, or pub-key=<file> to only verify tokens",
+        ),
+        (
+            "jwt,sign-method=HS512,pub-key=k.pub",
+            "sign-method HS512 needs priv-key=<file>, the shared secret",
+        ),
+    ];
+    for (value, problem) in cases {
+        assert_eq!(
+            error(&["--auth-token", value]),
+            format!("invalid value {value:?} for flag --auth-token: {problem}")
+        );
+    }
+}
+
+#[test]
+fn auth_numbers_are_checked_as_etcd_checks_them() {
+    assert_eq!(
+        error(&["--auth-token-ttl=-1"]),
+        "invalid value \"-1\" for flag --auth-token-ttl: not a non-negative integer"
+    );
+    assert_eq!(
+        error(&["--bcrypt-cost=abc"]),
+        "invalid value \"abc\" for flag --bcrypt-cost: not a non-negative integer"
+    );
+    assert_eq!(config(&["--bcrypt-cost=4"]).bcrypt_cost, 4);
+    assert_eq!(config(&["--bcrypt-cost=31"]).bcrypt_cost, 31);
+    // etcd 3.5.1 starts with cost 10 and a warning when bcrypt would
+    // refuse the cost.
+    for cost in ["3", "32", "99999999999"] {
+        let c = config(&["--bcrypt-cost", cost]);
+        assert_eq!(c.bcrypt_cost, 10);
+        assert_eq!(
+            c.ignored_flags,
+            [format!(
+                "--bcrypt-cost={cost} is outside bcrypt's 4..31; using 10, as etcd does"
+            )]
+        );
+    }
+}
+
+#[test]
+fn auth_keys_of_a_config_file_are_read() {
+    let from = |text: &str| {
+        resolve(
+            &FileConfig::from_yaml(text)
+                .unwrap()
+                .into_flags("c.yaml".into()),
+        )
+    };
+    let c = from(
+        "auth-token: jwt,sign-method=HS256,priv-key=/s/secret,ttl=10m\n\
+         auth-token-ttl: 60\nbcrypt-cost: 12\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.auth_token,
+        AuthToken::Jwt(JwtOptions {
+            pub_key: None,
+            priv_key: Some("/s/secret".into()),
+            sign_method: "HS256".to_owned(),
+            ttl: Duration::from_secs(600),
+        })
+    );
+    assert_eq!(c.auth_token_ttl, Duration::from_secs(60));
+    assert_eq!(c.bcrypt_cost, 12);
+    let c = from("name: m1\n").unwrap();
+    assert_eq!(
+        (c.auth_token, c.auth_token_ttl, c.bcrypt_cost),
+        (AuthToken::Simple, Duration::from_secs(300), 10)
+    );
+    let e = from("auth-token: jwt\n").unwrap_err().to_string();
+    assert!(e.contains("jwt needs sign-method"), "{e}");
+}
+
+#[test]
+fn print_config_shows_the_auth_settings() {
+    let text = config(&[
+        "--auth-token=jwt,sign-method=PS256,priv-key=k.pem",
+        "--bcrypt-cost=11",
+    ])
+    .to_string();
+    assert!(
+        text.contains(
+            "\nauth-token: jwt, sign-method PS256, pub-key -, priv-key k.pem, ttl 300s\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nauth-token-ttl: 300s\nbcrypt-cost: 11\n"),
+        "{text}"
+    );
+}
