@@ -4,6 +4,7 @@
 //! call it prints.
 
 pub mod alarm;
+pub mod auth;
 pub mod bench;
 pub mod check;
 pub mod compaction;
@@ -19,8 +20,10 @@ pub mod make_mirror;
 pub mod member;
 pub mod move_leader;
 pub mod put;
+pub mod role;
 pub mod snapshot;
 pub mod txn;
+pub mod user;
 pub mod version;
 pub mod watch;
 
@@ -65,6 +68,15 @@ pub enum Command {
     /// Manages etcd node snapshots
     #[command(subcommand)]
     Snapshot(snapshot::Command),
+    /// Enable or disable authentication
+    #[command(subcommand)]
+    Auth(auth::Command),
+    /// User related commands
+    #[command(subcommand)]
+    User(user::Command),
+    /// Role related commands
+    #[command(subcommand)]
+    Role(role::Command),
     /// Acquires a named lock
     Lock(lock::Args),
     /// Observes and participates in leader election
@@ -96,6 +108,9 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> Outcome {
         Command::MoveLeader(a) => move_leader::run(a, ctx).await,
         Command::Snapshot(c) => snapshot::run(c, ctx).await,
         Command::MakeMirror(a) => make_mirror::run(a, ctx).await,
+        Command::Auth(c) => auth::run(c, ctx).await,
+        Command::User(c) => user::run(c, ctx).await,
+        Command::Role(c) => role::run(c, ctx).await,
         Command::Lock(a) => lock::run(a, ctx).await,
         Command::Elect(a) => elect::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,

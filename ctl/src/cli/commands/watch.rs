@@ -112,6 +112,11 @@ async fn follow(ctx: &mut Ctx, watcher: &mut Watcher, exec: &[String]) -> Outcom
     ))
 }
 
+/// The server refused to create the watch (no permission, a bad range).
+fn refused_at_creation(resp: &pb::WatchResponse) -> bool {
+    resp.created && resp.canceled && (resp.watch_id == -1 || !resp.cancel_reason.is_empty())
+}
+
 /// A response with no events that is not a creation: the server saying how
 /// far the watch has got.
 fn is_progress_notify(resp: &pb::WatchResponse) -> bool {
@@ -119,6 +124,17 @@ fn is_progress_notify(resp: &pb::WatchResponse) -> bool {
 }
 
 pub fn print(ctx: &mut Ctx, resp: &pb::WatchResponse) -> Outcome {
+    if refused_at_creation(resp) {
+        // etcd's client hands over a cancellation of its own instead of
+        // the server's answer: no header, no events.
+        if ctx.format == Format::Json {
+            writeln!(
+                ctx.out,
+                r#"{{"Header":{{}},"Events":null,"CompactRevision":0,"Canceled":true,"Created":false}}"#
+            )?;
+        }
+        return Ok(());
+    }
     if is_progress_notify(resp) {
         let rev = resp.header.as_ref().map_or(0, |h| h.revision);
         writeln!(ctx.out, "progress notify: {rev}")?;
