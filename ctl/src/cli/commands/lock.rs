@@ -21,8 +21,18 @@ pub struct Args {
     pub args: Vec<String>,
 }
 
+/// `args` without its first `--`, which etcdctl's flag parser drops
+/// (`lock NAME -- CMD ...`).
+fn without_separator(mut args: Vec<String>) -> Vec<String> {
+    if let Some(at) = args.iter().position(|w| w == "--") {
+        args.remove(at);
+    }
+    args
+}
+
 pub async fn run(a: Args, ctx: &mut Ctx) -> Outcome {
-    let Some((name, command)) = a.args.split_first() else {
+    let args = without_separator(a.args);
+    let Some((name, command)) = args.split_first() else {
         return Err(Failure::bad_args(
             "lock takes a lock name argument and an optional command to execute.",
         ));
@@ -117,7 +127,7 @@ impl Interrupt {
 mod tests {
     use std::time::Duration;
 
-    use super::Interrupt;
+    use super::{Interrupt, without_separator};
     use crate::cli::commands::{Command, parse};
 
     #[tokio::test]
@@ -144,6 +154,19 @@ mod tests {
             Command::Lock(a) => {
                 assert_eq!(a.ttl, 5);
                 assert_eq!(a.args, ["mylock", "ls", "-l"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_separator_before_the_command_is_dropped() {
+        match parse(&["lock", "mylock", "--", "sh", "-c", "echo --"])
+            .unwrap()
+            .command
+        {
+            Command::Lock(a) => {
+                assert_eq!(without_separator(a.args), ["mylock", "sh", "-c", "echo --"]);
             }
             other => panic!("{other:?}"),
         }
