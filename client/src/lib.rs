@@ -245,6 +245,17 @@ impl Client {
         }
     }
 
+    /// Logs in now (with a user configured) rather than on the first call,
+    /// so that a wrong password is reported before anything else happens.
+    /// A failure is [`Error::Login`].
+    pub async fn login(&self) -> Result<(), Error> {
+        let timeout = self.inner.config.command_timeout;
+        match tokio::time::timeout(timeout, self.stamp()).await {
+            Ok(stamp) => stamp.map(|_| ()),
+            Err(_) => Err(Error::Login(Box::new(Error::Timeout(timeout)))),
+        }
+    }
+
     /// The token for the next call, logging in first if nobody has.
     async fn stamp(&self) -> Result<Stamp, Error> {
         self.inner.auth.stamp(|user| self.authenticate(user)).await

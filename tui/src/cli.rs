@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use cairn_client::Credentials;
 use cairn_client::duration;
+use cairn_client::{Credentials, User};
 use clap::Parser;
 
 /// A live terminal dashboard of a cairn (or etcd) cluster.
@@ -46,6 +46,23 @@ pub struct Args {
         env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY"
     )]
     pub insecure_skip_tls_verify: bool,
+    /// username[:password] for authentication (prompt if password is not supplied)
+    #[arg(long, env = "ETCDCTL_USER")]
+    pub user: Option<String>,
+    /// password for authentication (if this option is used, --user option shouldn't include password)
+    #[arg(long, env = "ETCDCTL_PASSWORD")]
+    pub password: Option<String>,
+}
+
+/// What `--user` and `--password` say, as etcdctl reads them.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Login {
+    /// No user: no login.
+    Anonymous,
+    /// The name and the password.
+    As(User),
+    /// A name without a password: it must be asked for.
+    Ask(String),
 }
 
 impl Args {
@@ -64,6 +81,28 @@ impl Args {
             cert: self.cert.clone(),
             key: self.key.clone(),
             skip_verify: self.insecure_skip_tls_verify,
+        }
+    }
+}
+
+impl Args {
+    /// The user to log in as: with `--password` the whole of `--user` is
+    /// the name, else `name:password`, else a name whose password is asked.
+    pub fn login(&self) -> Login {
+        let user = match self.user.as_deref() {
+            None | Some("") => return Login::Anonymous,
+            Some(user) => user,
+        };
+        let as_user = |name: &str, password: &str| {
+            Login::As(User {
+                name: name.to_owned(),
+                password: password.to_owned(),
+            })
+        };
+        match (self.password.as_deref(), user.split_once(':')) {
+            (Some(password), _) if !password.is_empty() => as_user(user, password),
+            (_, Some((name, password))) => as_user(name, password),
+            (_, None) => Login::Ask(user.to_owned()),
         }
     }
 }
@@ -96,6 +135,28 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn user_and_password_as_etcdctl_reads_them() {
+        let login = |args: &[&str]| {
+            let mut full = vec!["cairntop"];
+            full.extend_from_slice(args);
+            Args::try_parse_from(full).expect("parses").login()
+        };
+        let user = |name: &str, password: &str| {
+            Login::As(User {
+                name: name.into(),
+                password: password.into(),
+            })
+        };
+        assert_eq!(login(&[]), Login::Anonymous);
+        assert_eq!(login(&["--user", "root:pw"]), user("root", "pw"));
+        assert_eq!(
+            login(&["--user", "a:b", "--password", "pw"]),
+            user("a:b", "pw")
+        );
+        assert_eq!(login(&["--user", "root"]), Login::Ask("root".into()));
     }
 
     #[test]

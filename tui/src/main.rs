@@ -13,10 +13,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cairn_client::{Client, ClientConfig};
+use cairn_client::{Client, ClientConfig, User};
 use cairntop::app::{App, Effect, Event};
 use cairntop::browse::Browser;
-use cairntop::cli::Args;
+use cairntop::cli::{Args, Login};
 use cairntop::{poll, ui};
 use clap::Parser;
 use crossterm::event::{self as term, KeyEventKind};
@@ -33,6 +33,17 @@ async fn main() -> ExitCode {
     config.dial_timeout = args.dial_timeout;
     config.command_timeout = args.command_timeout;
     config.credentials = args.credentials();
+    config.user = match args.login() {
+        Login::Anonymous => None,
+        Login::As(user) => Some(user),
+        Login::Ask(name) => match ask_password() {
+            Ok(password) => Some(User { name, password }),
+            Err(e) => {
+                eprintln!("cairntop: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let client = match Client::new(config) {
         Ok(c) => c,
         Err(e) => {
@@ -40,6 +51,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A wrong password is said here, before the screen is taken.
+    if let Err(e) = client.login().await {
+        eprintln!("cairntop: {e}");
+        return ExitCode::FAILURE;
+    }
 
     let (tx, rx) = mpsc::channel(64);
     let refresh_now = Arc::new(Notify::new());
@@ -113,4 +129,38 @@ fn spawn_input(tx: mpsc::Sender<Event>) {
             }
         }
     });
+}
+
+/// Reads a password from the terminal without echoing it (`Password: `,
+/// as etcdctl asks), before the dashboard takes the screen.
+fn ask_password() -> std::io::Result<String> {
+    use crossterm::event::{Event as Term, KeyCode, KeyModifiers};
+    use std::io::Write;
+    eprint!("Password: ");
+    std::io::stderr().flush()?;
+    crossterm::terminal::enable_raw_mode()?;
+    let mut password = String::new();
+    let read = loop {
+        match term::read() {
+            Ok(Term::Key(k)) if k.kind != KeyEventKind::Release => match k.code {
+                KeyCode::Enter => break Ok(()),
+                KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    break Err(std::io::Error::new(
+                        std::io::ErrorKind::Interrupted,
+                        "interrupted",
+                    ));
+                }
+                KeyCode::Backspace => {
+                    password.pop();
+                }
+                KeyCode::Char(c) => password.push(c),
+                _ => {}
+            },
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    crossterm::terminal::disable_raw_mode()?;
+    eprintln!();
+    read.map(|()| password)
 }
