@@ -816,6 +816,107 @@ impl Side<'_> {
     }
 }
 
+/// How long a simple token lives unused in [`token_expiry`], in seconds.
+const TOKEN_TTL: u64 = 2;
+/// Long enough for a token of [`TOKEN_TTL`] to be gone on every member
+/// (etcd checks expiry once a second).
+const PAST_TOKEN_TTL: Duration = Duration::from_secs(TOKEN_TTL + 3);
+
+/// A client that outlives its token keeps working: with simple tokens
+/// that expire after 2 s unused, `lock` runs a command for longer than
+/// that and then unlocks (its delete is refused for the token, the client
+/// logs in again and sends it again: no lock key is left), and a watch
+/// whose member dies after the token expired resumes on another member
+/// (its new stream opens with a new token) and prints the next event.
+/// etcdctl 3.5.1's lock is run the same way as the reference.
+async fn token_expiry(kind: Server) {
+    let ttl = format!("--auth-token-ttl={TOKEN_TTL}");
+    let mut cluster = Cluster::start_with(kind, 3, &["--auth-token=simple", &ttl]).await;
+    let all = cluster.endpoints();
+    let root = "--user=root:rootpw";
+    let setup = |args: &[&str]| {
+        let out = Ctl::V3_5.run(&all, args, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    setup(&["user", "add", "root:rootpw"]);
+    setup(&["auth", "enable"]);
+
+    for ctl in [Ctl::V3_5, Ctl::Cairnctl] {
+        let sleep = format!("sleep {}; echo held", PAST_TOKEN_TTL.as_secs());
+        let out = ctl.run(
+            &all,
+            &[root, "lock", "/locks/l", "--", "sh", "-c", &sleep],
+            None,
+        );
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("held"),
+            "{} lock across the token's expiry against {kind:?}: {out:?}",
+            ctl.label()
+        );
+        let left = Ctl::V3_5.run(
+            &all,
+            &[root, "get", "/locks/l", "--prefix", "--keys-only"],
+            None,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&left.stdout),
+            "",
+            "{} left its lock key behind against {kind:?}",
+            ctl.label()
+        );
+    }
+
+    // The watch starts on the first endpoint (member 0).
+    let mut watch = Ctl::Cairnctl
+        .command(&all, &[root, "watch", "/w"])
+        .spawn()
+        .expect("spawn cairnctl watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |value: &str| {
+        let deadline = Instant::now() + WATCH_TIMEOUT;
+        let mut seen = Vec::new();
+        while !seen.iter().any(|l| l == value) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("the watch printed {seen:?}, never {value:?} ({kind:?})"),
+            }
+        }
+    };
+    // Keep writing until the watch, which opens in the background, sees one.
+    let first = Instant::now();
+    loop {
+        setup(&[root, "put", "/w", "before"]);
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            if line == "before" {
+                break;
+            }
+        }
+        assert!(first.elapsed() < WATCH_TIMEOUT, "the watch never started");
+    }
+    std::thread::sleep(PAST_TOKEN_TTL);
+    cluster.kill(0);
+    let rest = format!("{},{}", cluster.client_url(1), cluster.client_url(2));
+    let out = Ctl::V3_5.run(&rest, &[root, "put", "/w", "after"], None);
+    assert!(out.status.success(), "put after the kill: {out:?}");
+    wait_for("after");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    reader.join().expect("watch reader");
+}
+
 /// Read-only commands, run with etcdctl 3.5.1 and cairnctl against the same
 /// cluster one right after the other: nothing changes in between, so the
 /// outputs must be equal byte for byte, unmasked, in every format
@@ -1261,6 +1362,11 @@ macro_rules! golden_tests {
             #[tokio::test]
             async fn auth() {
                 golden($server, auth_script).await;
+            }
+
+            #[tokio::test]
+            async fn token_expiry_logs_in_again() {
+                token_expiry($server).await;
             }
 
             #[tokio::test]
