@@ -59,6 +59,9 @@ complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "defrag" -d 'Defra
 complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "move-leader" -d 'Transfers leadership to another etcd cluster member'
 complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "make-mirror" -d 'Makes a mirror at the destination etcd cluster'
 complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "snapshot" -d 'Manages etcd node snapshots'
+complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "auth" -d 'Enable or disable authentication'
+complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "user" -d 'User related commands'
+complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "role" -d 'Role related commands'
 complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "lock" -d 'Acquires a named lock'
 complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "elect" -d 'Observes and participates in leader election'
 complete -c cairnctl -n "__fish_cairnctl_needs_command" -f -a "check" -d 'commands for checking properties of the etcd cluster'
@@ -827,6 +830,452 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand snapshot; and __fish_s
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "status" -d '[deprecated] Gets backend snapshot status of a given file'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restores an etcd member snapshot to an etcd directory'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -f -a "enable" -d 'Enables authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -f -a "disable" -d 'Disables authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -f -a "status" -d 'Returns authentication status'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and not __fish_seen_subcommand_from enable disable status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Enables authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Disables authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Returns authentication status'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "add" -d 'Adds a new user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "delete" -d 'Deletes a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "get" -d 'Gets detailed information of a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "list" -d 'Lists all users'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "passwd" -d 'Changes password of user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "grant-role" -d 'Grants a role to a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "revoke-role" -d 'Revokes a role from a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and not __fish_seen_subcommand_from add delete get list passwd grant-role revoke-role help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l interactive -d 'Read password from stdin instead of interactive terminal' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l new-user-password -d 'Supply password from the command line flag' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l no-password -d 'Create a user without password (CN based auth only)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l detail -d 'Show permissions of roles granted to the user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l interactive -d 'If true, read password from stdin instead of interactive terminal' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "add" -d 'Adds a new user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Deletes a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "get" -d 'Gets detailed information of a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'Lists all users'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "passwd" -d 'Changes password of user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "grant-role" -d 'Grants a role to a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke-role" -d 'Revokes a role from a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "add" -d 'Adds a new role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "delete" -d 'Deletes a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "get" -d 'Gets detailed information of a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "list" -d 'Lists all roles'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "grant-permission" -d 'Grants a key to a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "revoke-permission" -d 'Revokes a key from a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and not __fish_seen_subcommand_from add delete get list grant-permission revoke-permission help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l prefix -d 'grant a prefix permission'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l from-key -d 'grant a permission of keys that are greater than or equal to the given key using byte compare'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from grant-permission" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l endpoints -d 'gRPC endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l dial-timeout -d 'dial timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l command-timeout -d 'timeout for short running command (excluding dial timeout)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l keepalive-time -d 'keepalive time for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l keepalive-timeout -d 'keepalive timeout for client connections' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -s w -l write-out -d 'set the output format (fields, json, protobuf, simple, table)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l cacert -d 'verify certificates of TLS-enabled secure servers using this CA bundle' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l cert -d 'identify secure client using this TLS certificate file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l key -d 'identify secure client using this TLS key file' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l insecure-transport -d 'disable transport security for client connections' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l insecure-discovery -d 'accept insecure SRV records describing cluster endpoints' -r -f -a "true\t''
+false\t''"
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -s d -l discovery-srv -d 'domain name to query for SRV records describing cluster endpoints' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l discovery-srv-name -d 'service name to query when using DNS discovery' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l user -d 'username[:password] for authentication (prompt if password is not supplied)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l password -d 'password for authentication (if this option is used, --user option shouldn\'t include password)' -r
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l prefix -d 'revoke a prefix permission'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l from-key -d 'revoke a permission of keys that are greater than or equal to the given key using byte compare'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l hex -d 'print byte strings as hex encoded strings'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l debug -d 'enable client-side debug logging'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -l insecure-skip-tls-verify -d 'skip server certificate verification'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from revoke-permission" -s h -l help -d 'Print help'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "add" -d 'Adds a new role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Deletes a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "get" -d 'Gets detailed information of a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "list" -d 'Lists all roles'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "grant-permission" -d 'Grants a key to a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "revoke-permission" -d 'Revokes a key from a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand lock" -l ttl -d 'timeout for session' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand lock" -l endpoints -d 'gRPC endpoints' -r
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand lock" -l dial-timeout -d 'dial timeout for client connections' -r
@@ -1312,27 +1761,30 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand completion" -l hex -d 
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand completion" -l debug -d 'enable client-side debug logging'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand completion" -l insecure-skip-tls-verify -d 'skip server certificate verification'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand completion" -s h -l help -d 'Print help'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "get" -d 'Gets the key or a range of keys'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "put" -d 'Puts the given key into the store'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "del" -d 'Removes the specified key or range of keys [key, range_end)'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "txn" -d 'Txn processes all the requests in one transaction'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "compaction" -d 'Compacts the event history in etcd'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "watch" -d 'Watches events stream on keys or prefixes'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "lease" -d 'Lease related commands'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "member" -d 'Membership related commands'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "endpoint" -d 'Endpoint related commands'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "alarm" -d 'Alarm related commands'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "defrag" -d 'Defragments the storage of the etcd members with given endpoints'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "move-leader" -d 'Transfers leadership to another etcd cluster member'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "make-mirror" -d 'Makes a mirror at the destination etcd cluster'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "snapshot" -d 'Manages etcd node snapshots'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "lock" -d 'Acquires a named lock'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "elect" -d 'Observes and participates in leader election'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "check" -d 'commands for checking properties of the etcd cluster'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "bench" -d 'Benchmarks a cluster (etcd\'s benchmark tool\'s workloads)'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "version" -d 'Prints the version of cairnctl'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "completion" -d 'Generates completion scripts for bash, zsh or fish'
-complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot lock elect check bench version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "get" -d 'Gets the key or a range of keys'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "put" -d 'Puts the given key into the store'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "del" -d 'Removes the specified key or range of keys [key, range_end)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "txn" -d 'Txn processes all the requests in one transaction'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "compaction" -d 'Compacts the event history in etcd'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "watch" -d 'Watches events stream on keys or prefixes'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "lease" -d 'Lease related commands'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "member" -d 'Membership related commands'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "endpoint" -d 'Endpoint related commands'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "alarm" -d 'Alarm related commands'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "defrag" -d 'Defragments the storage of the etcd members with given endpoints'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "move-leader" -d 'Transfers leadership to another etcd cluster member'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "make-mirror" -d 'Makes a mirror at the destination etcd cluster'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "snapshot" -d 'Manages etcd node snapshots'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "auth" -d 'Enable or disable authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "user" -d 'User related commands'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "role" -d 'Role related commands'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "lock" -d 'Acquires a named lock'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "elect" -d 'Observes and participates in leader election'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "check" -d 'commands for checking properties of the etcd cluster'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "bench" -d 'Benchmarks a cluster (etcd\'s benchmark tool\'s workloads)'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "version" -d 'Prints the version of cairnctl'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "completion" -d 'Generates completion scripts for bash, zsh or fish'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and not __fish_seen_subcommand_from get put del txn compaction watch lease member endpoint alarm defrag move-leader make-mirror snapshot auth user role lock elect check bench version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from lease" -f -a "grant" -d 'Creates leases'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from lease" -f -a "revoke" -d 'Revokes leases'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from lease" -f -a "timetolive" -d 'Get lease information'
@@ -1351,6 +1803,22 @@ complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "save" -d 'Stores an etcd node backend snapshot to a given file'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "status" -d '[deprecated] Gets backend snapshot status of a given file'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "restore" -d 'Restores an etcd member snapshot to an etcd directory'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "enable" -d 'Enables authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "disable" -d 'Disables authentication'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Returns authentication status'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "add" -d 'Adds a new user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "delete" -d 'Deletes a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "get" -d 'Gets detailed information of a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'Lists all users'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "passwd" -d 'Changes password of user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "grant-role" -d 'Grants a role to a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "revoke-role" -d 'Revokes a role from a user'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "add" -d 'Adds a new role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "delete" -d 'Deletes a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "get" -d 'Gets detailed information of a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "list" -d 'Lists all roles'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "grant-permission" -d 'Grants a key to a role'
+complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "revoke-permission" -d 'Revokes a key from a role'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from check" -f -a "perf" -d 'Check the performance of the etcd cluster'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from check" -f -a "datascale" -d 'Check the memory usage of holding data for different workloads on a given server endpoint'
 complete -c cairnctl -n "__fish_cairnctl_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "put" -d 'Benchmark put'

@@ -23,7 +23,7 @@ _cairntop() {
 
     case "${cmd}" in
         cairntop)
-            opts="-h -V --endpoints --refresh --dial-timeout --command-timeout --cacert --cert --key --insecure-skip-tls-verify --help --version"
+            opts="-h -V --endpoints --refresh --dial-timeout --command-timeout --cacert --cert --key --insecure-skip-tls-verify --user --password --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -54,6 +54,14 @@ _cairntop() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
