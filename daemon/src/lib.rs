@@ -7,6 +7,7 @@
 //! applied to; [`config`] resolves etcd's flags. See ARCHITECTURE.md for the
 //! codemap.
 
+pub mod auth; // users, roles, permissions and tokens: etcd's auth
 pub mod config;
 pub mod etcd_error; // etcd's client-facing errors: the one table of gRPC codes and messages
 pub mod lease; // leases: TTLs, key attachments, leader-only expiry

@@ -4,6 +4,7 @@
 //! (ids picked and TTLs raised before "proposing", store then lessor when
 //! applying, an expiry loop proposing revokes).
 
+use cairn::auth::AuthInfo;
 use cairn::etcd_error::EtcdError;
 use cairn::lease::{LeaseApi, LeaseError, LeaseIdGen, LeaseService, Lessor, LessorConfig};
 use cairn::mvcc::{EntryId, MemBackend, MvccStore, StoreConfig};
@@ -122,7 +123,15 @@ impl Node {
 
 #[tonic::async_trait]
 impl LeaseApi for Node {
-    async fn grant(&self, req: LeaseGrantRequest) -> Result<LeaseGrantResponse, Status> {
+    fn requester<T>(&self, _: &tonic::Request<T>) -> Result<AuthInfo, Status> {
+        Ok(AuthInfo::anonymous())
+    }
+
+    async fn grant(
+        &self,
+        req: LeaseGrantRequest,
+        _: &AuthInfo,
+    ) -> Result<LeaseGrantResponse, Status> {
         let mut s = self.state.lock().unwrap();
         // Fixed before proposing: every member must apply the same id and TTL.
         let id = if req.id == 0 { self.ids.next() } else { req.id };
@@ -138,7 +147,11 @@ impl LeaseApi for Node {
         Ok(resp)
     }
 
-    async fn revoke(&self, req: LeaseRevokeRequest) -> Result<LeaseRevokeResponse, Status> {
+    async fn revoke(
+        &self,
+        req: LeaseRevokeRequest,
+        _: &AuthInfo,
+    ) -> Result<LeaseRevokeResponse, Status> {
         self.state.lock().unwrap().apply_revoke(req.id)
     }
 
@@ -160,6 +173,7 @@ impl LeaseApi for Node {
     async fn time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
+        _: &AuthInfo,
     ) -> Result<Option<LeaseTimeToLiveResponse>, Status> {
         let s = self.state.lock().unwrap();
         match s.lessor.time_to_live(req.id, Instant::now()) {

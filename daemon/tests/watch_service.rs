@@ -48,7 +48,7 @@ impl Node {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
-        let svc = WatchServer::new(WatchService::new(hub.clone(), header));
+        let svc = WatchServer::new(WatchService::open(hub.clone(), header));
         tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(svc)

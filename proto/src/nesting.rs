@@ -116,8 +116,24 @@ pub fn decode_request(buf: Bytes) -> Result<Request, NestingError> {
         Some(View::LeaseCheckpoint(r)) => Some(Op::LeaseCheckpoint(r)),
         Some(View::Alarm(r)) => Some(Op::Alarm(r)),
         Some(View::MemberAttributes(r)) => Some(Op::MemberAttributes(r)),
+        Some(View::AuthEnable(r)) => Some(Op::AuthEnable(r)),
+        Some(View::AuthDisable(r)) => Some(Op::AuthDisable(r)),
+        Some(View::Authenticate(r)) => Some(Op::Authenticate(r)),
+        Some(View::UserAdd(r)) => Some(Op::UserAdd(r)),
+        Some(View::UserDelete(r)) => Some(Op::UserDelete(r)),
+        Some(View::UserChangePassword(r)) => Some(Op::UserChangePassword(r)),
+        Some(View::UserGrantRole(r)) => Some(Op::UserGrantRole(r)),
+        Some(View::UserRevokeRole(r)) => Some(Op::UserRevokeRole(r)),
+        Some(View::RoleAdd(r)) => Some(Op::RoleAdd(r)),
+        Some(View::RoleDelete(r)) => Some(Op::RoleDelete(r)),
+        Some(View::RoleGrantPermission(r)) => Some(Op::RoleGrantPermission(r)),
+        Some(View::RoleRevokePermission(r)) => Some(Op::RoleRevokePermission(r)),
     };
-    Ok(Request { id: view.id, op })
+    Ok(Request {
+        id: view.id,
+        op,
+        requester: view.requester,
+    })
 }
 
 fn txn_request(buf: Bytes, depth: usize) -> Result<TxnRequest, NestingError> {

@@ -3,13 +3,16 @@
 //! they stand for, and nothing deeper than the limit decodes.
 
 use bytes::Bytes;
+use cairn_proto::authpb::{Permission, UserAddOptions};
 use cairn_proto::etcdserverpb::{
-    AlarmRequest, CompactionRequest, Compare, DeleteRangeRequest, DeleteRangeResponse,
-    LeaseCheckpoint, LeaseCheckpointRequest, LeaseGrantRequest, LeaseRevokeRequest, PutRequest,
-    PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest,
-    TxnResponse, request_op, response_op,
+    AlarmRequest, AuthRoleAddRequest, AuthRoleDeleteRequest, AuthRoleGrantPermissionRequest,
+    AuthRoleRevokePermissionRequest, AuthUserAddRequest, AuthUserChangePasswordRequest,
+    AuthUserDeleteRequest, AuthUserGrantRoleRequest, AuthUserRevokeRoleRequest, CompactionRequest,
+    Compare, DeleteRangeRequest, DeleteRangeResponse, LeaseCheckpoint, LeaseCheckpointRequest,
+    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, PutResponse, RangeRequest, RangeResponse,
+    RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, request_op, response_op,
 };
-use cairn_proto::internal::{MemberAttributes, Request, request::Op};
+use cairn_proto::internal::{Authenticate, MemberAttributes, Request, Requester, request::Op};
 use cairn_proto::nesting::{
     MAX_TXN_DEPTH, NestingError, decode_request, decode_txn_request, decode_txn_response,
 };
@@ -155,6 +158,7 @@ fn entry(txn: TxnRequest) -> Bytes {
         Request {
             id: 42,
             op: Some(Op::Txn(txn)),
+            requester: None,
         }
         .encode_to_vec(),
     )
@@ -236,6 +240,59 @@ fn any_op() -> impl Strategy<Value = Op> {
             name: "m1".into(),
             client_urls: vec!["http://127.0.0.1:2379".into()],
         })),
+        Just(Op::AuthEnable(Default::default())),
+        Just(Op::AuthDisable(Default::default())),
+        Just(Op::Authenticate(Authenticate {
+            name: "alice".into(),
+            token_prefix: "abcdefghijklmnop".into(),
+        })),
+        Just(Op::UserAdd(AuthUserAddRequest {
+            name: "alice".into(),
+            hashed_password: "$2b$10$hash".into(),
+            options: Some(UserAddOptions { no_password: true }),
+            ..Default::default()
+        })),
+        Just(Op::UserDelete(AuthUserDeleteRequest {
+            name: "alice".into()
+        })),
+        Just(Op::UserChangePassword(AuthUserChangePasswordRequest {
+            name: "alice".into(),
+            hashed_password: "$2b$10$other".into(),
+            ..Default::default()
+        })),
+        Just(Op::UserGrantRole(AuthUserGrantRoleRequest {
+            user: "alice".into(),
+            role: "r".into(),
+        })),
+        Just(Op::UserRevokeRole(AuthUserRevokeRoleRequest {
+            name: "alice".into(),
+            role: "r".into(),
+        })),
+        Just(Op::RoleAdd(AuthRoleAddRequest { name: "r".into() })),
+        Just(Op::RoleDelete(AuthRoleDeleteRequest { role: "r".into() })),
+        Just(Op::RoleGrantPermission(AuthRoleGrantPermissionRequest {
+            name: "r".into(),
+            perm: Some(Permission {
+                perm_type: 2,
+                key: b"a".to_vec(),
+                range_end: b"b".to_vec(),
+            }),
+        })),
+        Just(Op::RoleRevokePermission(AuthRoleRevokePermissionRequest {
+            role: "r".into(),
+            key: b"a".to_vec(),
+            range_end: b"b".to_vec(),
+        })),
+    ]
+}
+
+fn any_requester() -> impl Strategy<Value = Option<Requester>> {
+    prop_oneof![
+        Just(None),
+        (".{0,8}", any::<u64>()).prop_map(|(user, auth_revision)| Some(Requester {
+            user,
+            auth_revision
+        })),
     ]
 }
 
@@ -260,8 +317,12 @@ proptest! {
 
     /// Every kind of entry decodes through the view as prost decodes it.
     #[test]
-    fn entries_decode_as_prost_decodes_them(id in any::<u64>(), op in any_op()) {
-        let req = Request { id, op: Some(op) };
+    fn entries_decode_as_prost_decodes_them(
+        id in any::<u64>(),
+        op in any_op(),
+        requester in any_requester(),
+    ) {
+        let req = Request { id, op: Some(op), requester };
         let bytes = req.encode_to_vec();
         prop_assert_eq!(&Request::decode(bytes.as_slice()).expect("prost"), &req);
         prop_assert_eq!(decode_request(Bytes::from(bytes)).expect("view"), req);

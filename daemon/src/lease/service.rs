@@ -16,6 +16,8 @@ use cairn_proto::etcdserverpb::{
 };
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+use crate::auth::AuthInfo;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -26,10 +28,19 @@ pub trait LeaseApi: Send + Sync + 'static {
     /// Picks the id when the request's is 0 and the TTL (see
     /// `Lessor::proposed_ttl`), proposes a LeaseGrant and answers once it is
     /// applied.
-    async fn grant(&self, req: LeaseGrantRequest) -> Result<LeaseGrantResponse, Status>;
+    async fn grant(
+        &self,
+        req: LeaseGrantRequest,
+        who: &AuthInfo,
+    ) -> Result<LeaseGrantResponse, Status>;
 
-    /// Proposes a LeaseRevoke and answers once it is applied.
-    async fn revoke(&self, req: LeaseRevokeRequest) -> Result<LeaseRevokeResponse, Status>;
+    /// Proposes a LeaseRevoke for `who` and answers once it is applied
+    /// (revoking needs write permission on every attached key).
+    async fn revoke(
+        &self,
+        req: LeaseRevokeRequest,
+        who: &AuthInfo,
+    ) -> Result<LeaseRevokeResponse, Status>;
 
     /// Renews lease `id` on the leader (forwarding from a follower) and
     /// returns its TTL; `Ok(None)` when no such lease exists (including one
@@ -37,11 +48,16 @@ pub trait LeaseApi: Send + Sync + 'static {
     async fn renew(&self, id: i64) -> Result<Option<i64>, Status>;
 
     /// The leader's view of lease `req.id`; `Ok(None)` when no such lease
-    /// exists. Keys only when `req.keys`.
+    /// exists. Keys only when `req.keys`, and then only if `who` may read
+    /// each of them.
     async fn time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
+        who: &AuthInfo,
     ) -> Result<Option<LeaseTimeToLiveResponse>, Status>;
+
+    /// Who a request is for, from its credentials (token or certificate).
+    fn requester<T>(&self, request: &Request<T>) -> Result<AuthInfo, Status>;
 
     /// Every lease's id.
     async fn leases(&self) -> Result<LeaseLeasesResponse, Status>;
@@ -130,7 +146,8 @@ impl<A: LeaseApi> Lease for LeaseService<A> {
         &self,
         request: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
-        let mut resp = self.api.grant(request.into_inner()).await?;
+        let who = self.api.requester(&request)?;
+        let mut resp = self.api.grant(request.into_inner(), &who).await?;
         resp.header = self.fill(resp.header);
         Ok(Response::new(resp))
     }
@@ -139,7 +156,8 @@ impl<A: LeaseApi> Lease for LeaseService<A> {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let mut resp = self.api.revoke(request.into_inner()).await?;
+        let who = self.api.requester(&request)?;
+        let mut resp = self.api.revoke(request.into_inner(), &who).await?;
         resp.header = self.fill(resp.header);
         Ok(Response::new(resp))
     }
@@ -159,9 +177,10 @@ impl<A: LeaseApi> Lease for LeaseService<A> {
         &self,
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let who = self.api.requester(&request)?;
         let req = request.into_inner();
         let id = req.id;
-        let mut resp = match self.api.time_to_live(req).await? {
+        let mut resp = match self.api.time_to_live(req, &who).await? {
             Some(resp) => resp,
             None => LeaseTimeToLiveResponse {
                 id,

@@ -31,11 +31,12 @@ pub enum Tree {
     MembersRemoved,
     /// Raised alarms (NOSPACE, CORRUPT).
     Alarm,
-    /// Auth settings (enabled flag, auth revision).
+    /// Auth settings: [`AUTH_ENABLED`] and [`AUTH_REVISION`].
     Auth,
-    /// Auth users.
+    /// Auth users: the user name to an encoded `authpb::User`, whose
+    /// password is a bcrypt hash (see `store/auth.rs`).
     AuthUsers,
-    /// Auth roles.
+    /// Auth roles: the role name to an encoded `authpb::Role`.
     AuthRoles,
 }
 
@@ -93,6 +94,13 @@ pub const META_FINISHED_COMPACT_REV: &[u8] = b"finished_compact_rev";
 /// Version of the storage layout, so a future format change can refuse or
 /// migrate an old directory instead of misreading it. `u64`, big-endian.
 pub const META_STORAGE_VERSION: &[u8] = b"storage_version";
+
+/// In [`Tree::Auth`]: whether auth is on, one byte (0 or 1); absent until
+/// auth is first enabled. etcd's key name.
+pub const AUTH_ENABLED: &[u8] = b"authEnabled";
+/// In [`Tree::Auth`]: the auth revision, `u64`, big-endian; absent means
+/// 1, where etcd starts it. etcd's key name.
+pub const AUTH_REVISION: &[u8] = b"authRevision";
 
 /// The layout this code writes and understands.
 pub const STORAGE_VERSION: u64 = 1;

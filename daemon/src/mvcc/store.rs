@@ -61,6 +61,7 @@ use prost::Message;
 use std::collections::HashSet;
 
 mod alarms; // raised alarms: Alarm applies and the cached set
+mod auth; // users, roles and the auth switch: their records and the cached state
 pub mod lease; // LeaseGrant/LeaseRevoke applies and the lessor's rebuild reads
 mod members; // member records for MemberList
 
@@ -144,6 +145,8 @@ pub struct MvccStore {
     uncommitted: usize,
     /// Raised alarms, `(member id, alarm type)`: the alarm tree, cached.
     alarms: std::collections::BTreeSet<(u64, i32)>,
+    /// The auth trees, cached; replaced (never edited) by each change.
+    auth: std::sync::Arc<crate::auth::AuthState>,
 }
 
 impl MvccStore {
@@ -160,6 +163,7 @@ impl MvccStore {
             compaction: None,
             uncommitted: 0,
             alarms: std::collections::BTreeSet::new(),
+            auth: Default::default(),
         };
         s.load()?;
         Ok(s)
@@ -238,7 +242,8 @@ impl MvccStore {
             self.start_compaction(scheduled);
             self.finish_compaction()?;
         }
-        self.load_alarms()
+        self.load_alarms()?;
+        self.load_auth()
     }
 
     #[cfg(test)]

@@ -479,7 +479,7 @@ mod tests {
                     use prost::Message as _;
                     let t = levels(depth, &sides);
                     let verdict = validate_txn(&t, &limits).map_err(|e| e.to_string());
-                    let entry = Envelope { id: 7, op: Some(Op::Txn(t.clone())) }.encode_to_vec();
+                    let entry = Envelope { id: 7, op: Some(Op::Txn(t.clone())), requester: None }.encode_to_vec();
                     let back = cairn_proto::nesting::decode_request(entry.into());
                     (verdict, back.map(|r| r.op == Some(Op::Txn(t))))
                 })

@@ -26,7 +26,7 @@ use cairn_proto::etcdserverpb::CompactionRequest;
 use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
 
-use super::kv::propose;
+use super::kv::propose_internal;
 use super::state::Shared;
 use crate::config::AutoCompaction;
 
@@ -156,7 +156,7 @@ pub async fn compactor_loop(
             revision: rev,
             physical: false,
         };
-        match propose(&shared, Op::Compaction(req)).await {
+        match propose_internal(&shared, Op::Compaction(req)).await {
             Ok(_) => {
                 tracing::info!(revision = rev, "completed auto compaction");
                 schedule.done(Instant::now(), rev);

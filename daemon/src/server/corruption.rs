@@ -21,7 +21,7 @@ use cairn_proto::etcdserverpb::{AlarmRequest, AlarmType, HashKvRequest};
 use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
 
-use super::kv::propose;
+use super::kv::propose_internal;
 use super::peer_calls::PeerCalls;
 use super::state::Shared;
 
@@ -94,7 +94,7 @@ async fn check_once(shared: &Arc<Shared>, peers: &PeerCalls) -> anyhow::Result<(
             member_id: m.id,
             alarm: AlarmType::Corrupt as i32,
         };
-        if let Err(e) = propose(shared, Op::Alarm(alarm)).await {
+        if let Err(e) = propose_internal(shared, Op::Alarm(alarm)).await {
             tracing::warn!(error = %e.message(), "raising the CORRUPT alarm");
         }
     }

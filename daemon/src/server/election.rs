@@ -45,6 +45,13 @@ impl ElectionService {
         ElectionService { recipes }
     }
 
+    /// This service acting with the credentials of `request`'s client.
+    fn acting_for<T>(&self, request: &Request<T>) -> ElectionService {
+        ElectionService {
+            recipes: self.recipes.for_request(request),
+        }
+    }
+
     /// Replaces the leader's value if `leader` still names the current
     /// incarnation of its key.
     async fn proclaim_as(
@@ -113,10 +120,11 @@ impl Election for ElectionService {
         &self,
         request: Request<CampaignRequest>,
     ) -> Result<Response<CampaignResponse>, Status> {
+        let service = self.acting_for(&request);
         let req = request.into_inner();
-        let lease = self.recipes.session_lease(req.lease).await?;
+        let lease = service.recipes.session_lease(req.lease).await?;
         let prefix = prefix(&req.name);
-        let claim = concurrency::claim(&self.recipes, &prefix, lease, &req.value).await?;
+        let claim = concurrency::claim(&service.recipes, &prefix, lease, &req.value).await?;
         let leader = LeaderKey {
             name: req.name.clone(),
             key: claim.key.clone(),
@@ -124,15 +132,15 @@ impl Election for ElectionService {
             lease,
         };
         let mut give_up = GiveUp {
-            service: Some(self.clone()),
+            service: Some(service.clone()),
             leader: leader.clone(),
         };
         if claim.existing.is_some_and(|kv| kv.value != req.value) {
             // This lease campaigned before with another value: keep its
             // place in line, with the new value.
-            self.proclaim_as(&leader, req.value).await?;
+            service.proclaim_as(&leader, req.value).await?;
         }
-        concurrency::wait_deletes(&self.recipes, &prefix, leader.rev - 1).await?;
+        concurrency::wait_deletes(&service.recipes, &prefix, leader.rev - 1).await?;
         give_up.service = None;
         Ok(Response::new(CampaignResponse {
             header: claim.header,
@@ -144,11 +152,12 @@ impl Election for ElectionService {
         &self,
         request: Request<ProclaimRequest>,
     ) -> Result<Response<ProclaimResponse>, Status> {
+        let service = self.acting_for(&request);
         let req = request.into_inner();
         let leader = req
             .leader
             .ok_or_else(|| Status::unknown(MISSING_LEADER_KEY))?;
-        let header = self.proclaim_as(&leader, req.value).await?;
+        let header = service.proclaim_as(&leader, req.value).await?;
         Ok(Response::new(ProclaimResponse { header }))
     }
 
@@ -156,8 +165,9 @@ impl Election for ElectionService {
         &self,
         request: Request<LeaderRequest>,
     ) -> Result<Response<LeaderResponse>, Status> {
+        let service = self.acting_for(&request);
         let prefix = prefix(&request.into_inner().name);
-        let resp = self
+        let resp = service
             .recipes
             .range(concurrency::first_created(&prefix))
             .await?;
@@ -178,9 +188,10 @@ impl Election for ElectionService {
         &self,
         request: Request<LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
+        let service = self.acting_for(&request);
         let prefix = prefix(&request.into_inner().name);
         let (tx, rx) = mpsc::channel(16);
-        let recipes = self.recipes.clone();
+        let recipes = service.recipes.clone();
         tokio::spawn(async move {
             if let Err(e) = observe(&recipes, &prefix, &tx).await {
                 let _ = tx.send(Err(e)).await;
@@ -193,11 +204,12 @@ impl Election for ElectionService {
         &self,
         request: Request<ResignRequest>,
     ) -> Result<Response<ResignResponse>, Status> {
+        let service = self.acting_for(&request);
         let leader = request
             .into_inner()
             .leader
             .ok_or_else(|| Status::unknown(MISSING_LEADER_KEY))?;
-        let header = self.resign_as(&leader).await?;
+        let header = service.resign_as(&leader).await?;
         Ok(Response::new(ResignResponse { header }))
     }
 }
@@ -244,7 +256,7 @@ async fn observe(
                 start_revision: next,
                 ..Default::default()
             })
-            .await;
+            .await?;
         'leader: loop {
             let batch = watch.next().await?;
             for ev in batch.events {
@@ -276,7 +288,7 @@ async fn first_put(recipes: &Recipes, prefix: &[u8], from: i64) -> Result<(i64, 
             start_revision: from,
             ..Default::default()
         })
-        .await;
+        .await?;
     loop {
         let batch = watch.next().await?;
         if let Some(kv) = batch

@@ -17,14 +17,16 @@ use cairn_proto::etcdserverpb::{
     DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest,
     TxnResponse,
 };
-use cairn_proto::internal::{Request as Envelope, request::Op};
+use cairn_proto::internal::{Request as Envelope, Requester, request::Op};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
+use super::auth::requester;
 use super::node::fill_header;
 use super::read::Reads;
 use super::state::{Outcome, Shared};
 use super::store_status;
+use crate::auth::{AuthInfo, check};
 use crate::etcd_error::EtcdError;
 use crate::mvcc::{
     check_request_size, txn_is_read_only, validate_delete, validate_put, validate_range,
@@ -44,16 +46,42 @@ impl KvService {
     }
 }
 
+/// Proposes `op` for the client `who`: at apply, every member checks it
+/// against the auth state of that point in the log.
+pub async fn propose_for(shared: &Shared, op: Op, who: &AuthInfo) -> Result<Outcome, Status> {
+    let requester = Requester {
+        user: who.user.clone(),
+        auth_revision: who.revision,
+    };
+    propose_envelope(shared, op, Some(requester)).await
+}
+
+/// Proposes `op` as the server itself (lease expiry, alarms, compaction,
+/// member attributes, logins whose password was checked): no permission
+/// check applies to it. Never for a client's request.
+pub async fn propose_internal(shared: &Shared, op: Op) -> Result<Outcome, Status> {
+    propose_envelope(shared, op, None).await
+}
+
 /// Wraps `op` in an envelope, checks its size and proposes it.
-pub async fn propose(shared: &Shared, op: Op) -> Result<Outcome, Status> {
+async fn propose_envelope(
+    shared: &Shared,
+    op: Op,
+    requester: Option<Requester>,
+) -> Result<Outcome, Status> {
     let id = shared.next_id() as u64;
     // tests/poison_entry.rs: a put whose entry no member can decode (a
     // Txn field whose bytes end early), as a bug in encoding would make.
     #[cfg(feature = "failpoints")]
     let poison =
         matches!(op, Op::Put(_)) && fail::eval("kv::undecodable-proposal", |_| ()).is_some();
+    let envelope = Envelope {
+        id,
+        op: Some(op),
+        requester,
+    };
     #[cfg_attr(not(feature = "failpoints"), allow(unused_mut))]
-    let mut data = Envelope { id, op: Some(op) }.encode_to_vec();
+    let mut data = envelope.encode_to_vec();
     #[cfg(feature = "failpoints")]
     if poison {
         data = vec![0x22, 0x05];
@@ -81,7 +109,7 @@ pub fn check_quota(shared: &Arc<Shared>, cost: usize) -> Result<(), Status> {
     };
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
-        if let Err(e) = propose(&shared, Op::Alarm(req)).await {
+        if let Err(e) = propose_internal(&shared, Op::Alarm(req)).await {
             tracing::warn!(error = %e.message(), "raising the NOSPACE alarm");
         }
     });
@@ -99,6 +127,7 @@ impl Kv for KvService {
         &self,
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
+        let who = requester(&self.shared, &request)?;
         let r = request.into_inner();
         validate_range(&r).map_err(|e| store_status(&e))?;
         if !r.serializable {
@@ -109,6 +138,7 @@ impl Kv for KvService {
             }
             self.reads.linearizable().await?;
         }
+        check::range(&self.shared.auth(), &who, &r)?;
         let mut resp = self
             .shared
             .read_store()
@@ -119,10 +149,11 @@ impl Kv for KvService {
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let who = requester(&self.shared, &request)?;
         let r = request.into_inner();
         validate_put(&r).map_err(|e| store_status(&e))?;
         check_quota(&self.shared, r.encoded_len())?;
-        match propose(&self.shared, Op::Put(r)).await? {
+        match propose_for(&self.shared, Op::Put(r), &who).await? {
             Outcome::Put(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
                 Ok(Response::new(resp))
@@ -135,9 +166,10 @@ impl Kv for KvService {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let who = requester(&self.shared, &request)?;
         let r = request.into_inner();
         validate_delete(&r).map_err(|e| store_status(&e))?;
-        match propose(&self.shared, Op::DeleteRange(r)).await? {
+        match propose_for(&self.shared, Op::DeleteRange(r), &who).await? {
             Outcome::DeleteRange(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
                 Ok(Response::new(resp))
@@ -147,12 +179,13 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let who = requester(&self.shared, &request)?;
         let r = request.into_inner();
         validate_txn(&r, &self.shared.limits.request).map_err(|e| store_status(&e))?;
         if !txn_is_read_only(&r) {
             check_quota(&self.shared, r.encoded_len())?;
         }
-        match propose(&self.shared, Op::Txn(r)).await? {
+        match propose_for(&self.shared, Op::Txn(r), &who).await? {
             Outcome::Txn(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
                 Ok(Response::new(resp))
@@ -165,8 +198,9 @@ impl Kv for KvService {
         &self,
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
+        let who = requester(&self.shared, &request)?;
         let r = request.into_inner();
-        match propose(&self.shared, Op::Compaction(r)).await? {
+        match propose_for(&self.shared, Op::Compaction(r), &who).await? {
             Outcome::Compaction(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
                 Ok(Response::new(resp))

@@ -22,10 +22,12 @@ use cairn_proto::internal::request::Op;
 use tokio::sync::watch;
 use tonic::Status;
 
-use super::kv::propose;
+use super::auth::requester;
+use super::kv::{propose_for, propose_internal};
 use super::node::fill_header;
 use super::peer_calls::PeerCalls;
 use super::state::{Outcome, Shared};
+use crate::auth::{Access, AuthInfo};
 use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseApi, LeaseError};
 
@@ -140,7 +142,15 @@ impl ServerLeases {
 
 #[tonic::async_trait]
 impl LeaseApi for ServerLeases {
-    async fn grant(&self, mut req: LeaseGrantRequest) -> Result<LeaseGrantResponse, Status> {
+    fn requester<T>(&self, request: &tonic::Request<T>) -> Result<AuthInfo, Status> {
+        Ok(requester(&self.shared, request)?)
+    }
+
+    async fn grant(
+        &self,
+        mut req: LeaseGrantRequest,
+        who: &AuthInfo,
+    ) -> Result<LeaseGrantResponse, Status> {
         super::kv::check_quota(&self.shared, 0)?;
         if req.id == 0 {
             req.id = self.shared.next_id();
@@ -150,7 +160,7 @@ impl LeaseApi for ServerLeases {
             .lock_lessor()
             .proposed_ttl(req.ttl)
             .map_err(EtcdError::from)?;
-        match propose(&self.shared, Op::LeaseGrant(req)).await? {
+        match propose_for(&self.shared, Op::LeaseGrant(req), who).await? {
             Outcome::LeaseGrant(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
                 Ok(resp)
@@ -159,8 +169,12 @@ impl LeaseApi for ServerLeases {
         }
     }
 
-    async fn revoke(&self, req: LeaseRevokeRequest) -> Result<LeaseRevokeResponse, Status> {
-        match propose(&self.shared, Op::LeaseRevoke(req)).await? {
+    async fn revoke(
+        &self,
+        req: LeaseRevokeRequest,
+        who: &AuthInfo,
+    ) -> Result<LeaseRevokeResponse, Status> {
+        match propose_for(&self.shared, Op::LeaseRevoke(req), who).await? {
             Outcome::LeaseRevoke(mut resp) => {
                 fill_header(&self.shared, &mut resp.header);
                 Ok(resp)
@@ -179,14 +193,24 @@ impl LeaseApi for ServerLeases {
     async fn time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
+        who: &AuthInfo,
     ) -> Result<Option<LeaseTimeToLiveResponse>, Status> {
-        match self.time_to_live_here(&req) {
+        let resp = match self.time_to_live_here(&req) {
             Err(LeaseError::NotLeader) => {
                 let resp = self.peers.time_to_live_on_leader(req).await?;
-                Ok((resp.ttl >= 0).then_some(resp))
+                (resp.ttl >= 0).then_some(resp)
             }
-            other => other.map_err(|e| EtcdError::from(e).into()),
+            other => other.map_err(EtcdError::from)?,
+        };
+        // etcd refuses the keys of a lease to a user who cannot read them
+        // all.
+        if let Some(resp) = &resp {
+            let auth = self.shared.auth();
+            for key in &resp.keys {
+                auth.check_keys(who, key, &[], Access::Read)?;
+            }
         }
+        Ok(resp)
     }
 
     async fn leases(&self) -> Result<LeaseLeasesResponse, Status> {
@@ -223,7 +247,7 @@ fn propose_checkpoints(shared: &Arc<Shared>, checkpoints: Vec<(i64, i64)>) {
         };
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
-            if let Err(e) = propose(&shared, Op::LeaseCheckpoint(req)).await {
+            if let Err(e) = propose_internal(&shared, Op::LeaseCheckpoint(req)).await {
                 tracing::debug!(error = %e.message(), "proposing lease checkpoints");
             }
         });
@@ -275,7 +299,7 @@ pub async fn expiry_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let req = LeaseRevokeRequest { id };
-                if let Err(e) = propose(&shared, Op::LeaseRevoke(req)).await {
+                if let Err(e) = propose_internal(&shared, Op::LeaseRevoke(req)).await {
                     tracing::debug!(lease = id, error = %e.message(), "revoking an expired lease");
                 }
             });

@@ -56,11 +56,12 @@ impl Drop for GiveUp {
 #[tonic::async_trait]
 impl Lock for LockService {
     async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let recipes = self.recipes.for_request(&request);
         let req = request.into_inner();
         let lease = self.recipes.session_lease(req.lease).await?;
         let mut prefix = req.name;
         prefix.push(b'/');
-        let claim = concurrency::claim(&self.recipes, &prefix, lease, b"").await?;
+        let claim = concurrency::claim(&recipes, &prefix, lease, b"").await?;
         if claim.is_first() {
             return Ok(Response::new(LockResponse {
                 header: claim.header,
@@ -68,12 +69,12 @@ impl Lock for LockService {
             }));
         }
         let give_up = GiveUp {
-            recipes: Some(self.recipes.clone()),
+            recipes: Some(recipes.clone()),
             key: claim.key.clone(),
         };
-        let waited = concurrency::wait_deletes(&self.recipes, &prefix, claim.rev - 1).await;
+        let waited = concurrency::wait_deletes(&recipes, &prefix, claim.rev - 1).await;
         let checked = match waited {
-            Ok(_) => self.recipes.range(get_key(&claim.key)).await,
+            Ok(_) => recipes.range(get_key(&claim.key)).await,
             Err(e) => Err(e),
         };
         let held = checked?;
@@ -91,7 +92,8 @@ impl Lock for LockService {
         &self,
         request: Request<UnlockRequest>,
     ) -> Result<Response<UnlockResponse>, Status> {
-        let resp = self.recipes.delete(request.into_inner().key).await?;
+        let recipes = self.recipes.for_request(&request);
+        let resp = recipes.delete(request.into_inner().key).await?;
         Ok(Response::new(UnlockResponse {
             header: resp.header,
         }))

@@ -109,7 +109,10 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<AlarmResponse>, Status> {
         // Every action goes through raft, as in etcd, so each member
         // applies the same alarm set in log order.
-        match super::kv::propose(&self.shared, Op::Alarm(request.into_inner())).await? {
+        let who = super::auth::requester(&self.shared, &request)?;
+        crate::auth::check::alarm(&self.shared.auth(), &who, request.get_ref())?;
+        let op = Op::Alarm(request.into_inner());
+        match super::kv::propose_for(&self.shared, op, &who).await? {
             Outcome::Alarm(mut resp) => {
                 super::node::fill_header(&self.shared, &mut resp.header);
                 Ok(Response::new(resp))

@@ -20,7 +20,9 @@
 //! `<data-dir>/member/wal` (the WAL), `<data-dir>/member/snap` (raft
 //! snapshots), `<data-dir>/member/db` (the sled store).
 
+mod access;
 mod apply;
+pub mod auth;
 pub mod cluster;
 pub mod compactor;
 pub mod corruption;
@@ -50,6 +52,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use cairn_proto::etcdserverpb::Member;
+use cairn_proto::etcdserverpb::auth_server::AuthServer;
 use cairn_proto::etcdserverpb::cluster_server::ClusterServer;
 use cairn_proto::etcdserverpb::kv_server::KvServer;
 use cairn_proto::etcdserverpb::lease_server::LeaseServer;
@@ -74,7 +77,7 @@ use crate::watch::{WatchConfig, WatchHub, WatchService};
 use cairn_proto::etcdserverpb::watch_server::WatchServer;
 use node::{Ended, NodeLoop, NodeOptions, Outbox};
 use read::Reads;
-use state::{Identity, Input, ServeLimits, Shared};
+use state::{AuthSettings, Identity, Input, ServeLimits, Shared};
 
 /// The etcd server version cairn reports in Status and `/version`: the
 /// release whose behaviour it matches, so clients that check versions
@@ -424,6 +427,11 @@ impl Server {
             hub,
             lessor,
             limits,
+            AuthSettings {
+                token_ttl: cfg.auth_token_ttl,
+                bcrypt_cost: cfg.bcrypt_cost,
+                client_cert_auth: cfg.client_tls.client_cert_auth,
+            },
             tx.clone(),
         ));
         let size = shared
@@ -684,17 +692,26 @@ fn client_routes(
                 let shared = Arc::clone(shared);
                 Arc::new(move || shared.header())
             },
+            auth::watch_admission(shared),
         )))
         .add_service(LeaseServer::new(LeaseService::new(Arc::clone(leases))))
         .add_service(LockServer::new(lock::LockService::new(recipes.clone())))
         .add_service(ElectionServer::new(election::ElectionService::new(recipes)))
         .add_service(ClusterServer::new(membership.clone()))
+        .add_service(AuthServer::new(auth::AuthService::new(
+            Arc::clone(shared),
+            reads.clone(),
+        )))
         .add_service(MaintenanceServer::new(
             maintenance::MaintenanceService::new(Arc::clone(shared)),
         ))
         .add_service(health_service);
     let gated = routes
         .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(shared),
+            access::gate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(shared),
             learner_gate,
@@ -844,7 +861,7 @@ async fn publish_attributes(
             name: name.clone(),
             client_urls: client_urls.clone(),
         };
-        if let Err(e) = kv::propose(&shared, Op::MemberAttributes(attrs)).await {
+        if let Err(e) = kv::propose_internal(&shared, Op::MemberAttributes(attrs)).await {
             tracing::debug!(error = %e.message(), "publishing member attributes; will retry");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -42,7 +42,7 @@ use cairn_proto::mvccpb::Event;
 use cairn_proto::nesting;
 use prost::Message as _;
 
-use super::apply::apply_request;
+use super::apply::{Appliers, apply_request};
 use super::state::{Input, Outcome, Shared};
 use crate::etcd_error::EtcdError;
 use crate::lease::Lessor;
@@ -426,6 +426,7 @@ impl NodeLoop {
             if self.is_leader {
                 lessor.promote(Instant::now(), self.opts.election_timeout);
             }
+            self.shared.publish_auth(store.auth());
             store.members().context("reading members")?
         };
         for m in members {
@@ -483,6 +484,7 @@ impl NodeLoop {
             self.size_published = Instant::now();
         }
         drop(lessor);
+        self.shared.publish_auth(store.auth());
         drop(store);
         if !events.is_empty() {
             self.shared.hub.notify(&events);
@@ -548,9 +550,15 @@ impl NodeLoop {
                 EntryType::Normal if e.data.is_empty() => store.mark_applied(at)?,
                 EntryType::Normal => match nesting::decode_request(e.data.clone()) {
                     Ok(req) => {
-                        let outcome = apply_request(store, lessor, req.op, at, events)?;
-                        if req.id != 0 {
-                            answers.push((req.id, outcome));
+                        let id = req.id;
+                        let appliers = Appliers {
+                            store,
+                            lessor,
+                            tokens: &self.shared.tokens,
+                        };
+                        let outcome = apply_request(appliers, req, at, events)?;
+                        if id != 0 {
+                            answers.push((id, outcome));
                         }
                     }
                     Err(error) => self.skip_undecodable(store, at, &error)?,

@@ -10,8 +10,9 @@
 //! with the very same requests.
 //!
 //! Owns: issuing KV requests exactly as a client would (through the KV
-//! service, so every check and the raft path apply), and waiting for keys
-//! to go away. Must never: write the store directly or hold a lock across
+//! service, so every check and the raft path apply), with the credentials
+//! of the client the service call came from (as etcd's in-process client
+//! carries the caller's token), and waiting for keys to go away. Must never: write the store directly or hold a lock across
 //! an await.
 
 use std::sync::Arc;
@@ -23,12 +24,16 @@ use cairn_proto::etcdserverpb::{
     TxnRequest, TxnResponse, WatchCreateRequest,
 };
 use cairn_proto::mvccpb::event::EventType;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
+use super::auth::requester_of;
 use super::kv::KvService;
 use super::lease::ServerLeases;
 use super::read::Reads;
 use super::state::Shared;
+use super::tls::ClientIdentity;
+use crate::auth::{Access, AuthInfo};
 use crate::lease::LeaseApi;
 
 /// The TTL of the lease a recipe grants itself when the caller gives none
@@ -41,12 +46,52 @@ pub struct Recipes {
     shared: Arc<Shared>,
     kv: KvService,
     leases: Arc<ServerLeases>,
+    caller: Caller,
+}
+
+/// The credentials of the client a recipe acts for: its request metadata
+/// (a token) and its certificate, resolved again on every call as they
+/// would be for the client's own calls.
+#[derive(Debug, Clone, Default)]
+struct Caller {
+    metadata: MetadataMap,
+    identity: Option<ClientIdentity>,
 }
 
 impl Recipes {
     pub fn new(shared: Arc<Shared>, reads: Reads, leases: Arc<ServerLeases>) -> Recipes {
         let kv = KvService::new(Arc::clone(&shared), reads);
-        Recipes { shared, kv, leases }
+        Recipes {
+            shared,
+            kv,
+            leases,
+            caller: Caller::default(),
+        }
+    }
+
+    /// These recipes acting for the client that sent `request`.
+    pub fn for_request<T>(&self, request: &Request<T>) -> Recipes {
+        Recipes {
+            caller: Caller {
+                metadata: request.metadata().clone(),
+                identity: request.extensions().get::<ClientIdentity>().cloned(),
+            },
+            ..self.clone()
+        }
+    }
+
+    /// `req` as a request from the caller.
+    fn request<T>(&self, req: T) -> Request<T> {
+        let mut extensions = tonic::Extensions::new();
+        if let Some(identity) = &self.caller.identity {
+            extensions.insert(identity.clone());
+        }
+        Request::from_parts(self.caller.metadata.clone(), extensions, req)
+    }
+
+    fn who(&self) -> Result<AuthInfo, Status> {
+        let identity = self.caller.identity.as_ref();
+        Ok(requester_of(&self.shared, &self.caller.metadata, identity)?)
     }
 
     /// A header for a response this member makes up itself.
@@ -61,12 +106,16 @@ impl Recipes {
         if lease != 0 {
             return Ok(lease);
         }
+        let who = self.who()?;
         let granted = self
             .leases
-            .grant(LeaseGrantRequest {
-                ttl: SESSION_TTL,
-                id: 0,
-            })
+            .grant(
+                LeaseGrantRequest {
+                    ttl: SESSION_TTL,
+                    id: 0,
+                },
+                &who,
+            )
             .await
             .map_err(plain)?;
         Ok(granted.id)
@@ -79,21 +128,27 @@ impl Recipes {
         };
         Ok(self
             .kv
-            .delete_range(Request::new(req))
+            .delete_range(self.request(req))
             .await
             .map_err(plain)?
             .into_inner())
     }
 
-    /// Opens a watch on this member's hub.
-    pub async fn watch(&self, req: WatchCreateRequest) -> Watch {
+    /// Opens a watch on this member's hub, if the caller may read what it
+    /// watches (the Watch service's check).
+    pub async fn watch(&self, req: WatchCreateRequest) -> Result<Watch, Status> {
+        let who = self.who()?;
+        self.shared
+            .auth()
+            .check_keys(&who, &req.key, &req.range_end, Access::Read)
+            .map_err(|e| plain(e.into()))?;
         let (stream, rx) = self.shared.hub.open_stream();
         stream.watch(&req).await;
-        Watch {
+        Ok(Watch {
             _stream: stream,
             rx,
             shared: Arc::clone(&self.shared),
-        }
+        })
     }
 }
 
@@ -103,7 +158,7 @@ impl RecipeKv for Recipes {
     async fn txn(&self, req: TxnRequest) -> Result<TxnResponse, Status> {
         Ok(self
             .kv
-            .txn(Request::new(req))
+            .txn(self.request(req))
             .await
             .map_err(plain)?
             .into_inner())
@@ -112,7 +167,7 @@ impl RecipeKv for Recipes {
     async fn range(&self, req: RangeRequest) -> Result<RangeResponse, Status> {
         Ok(self
             .kv
-            .range(Request::new(req))
+            .range(self.request(req))
             .await
             .map_err(plain)?
             .into_inner())
@@ -125,7 +180,7 @@ impl RecipeKv for Recipes {
                 start_revision: after + 1,
                 ..Default::default()
             })
-            .await;
+            .await?;
         loop {
             let batch = watch.next().await?;
             if batch

@@ -20,12 +20,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cairn_proto::etcdserverpb::{
-    AlarmResponse, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse,
-    LeaseRevokeResponse, PutResponse, ResponseHeader, TxnResponse,
+    AlarmResponse, AuthDisableResponse, AuthEnableResponse, AuthRoleAddResponse,
+    AuthRoleDeleteResponse, AuthRoleGrantPermissionResponse, AuthRoleRevokePermissionResponse,
+    AuthUserAddResponse, AuthUserChangePasswordResponse, AuthUserDeleteResponse,
+    AuthUserGrantRoleResponse, AuthUserRevokeRoleResponse, AuthenticateResponse,
+    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
+    ResponseHeader, TxnResponse,
 };
 use tokio::sync::{oneshot, watch};
 
 use super::metrics::Metrics;
+use crate::auth::AuthState;
+use crate::auth::password::Passwords;
+use crate::auth::tokens::SimpleTokens;
 use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseIdGen, Lessor};
 use crate::mvcc::MvccStore;
@@ -71,8 +78,27 @@ pub enum Outcome {
     LeaseGrant(LeaseGrantResponse),
     LeaseRevoke(LeaseRevokeResponse),
     Alarm(AlarmResponse),
+    Auth(AuthOutcome),
     /// Applied; nothing to report (member attributes, checkpoints).
     Done,
+}
+
+/// The answer to an applied auth change or login.
+#[derive(Debug, Clone)]
+pub enum AuthOutcome {
+    Enable(AuthEnableResponse),
+    Disable(AuthDisableResponse),
+    /// The token, and the auth revision the login was applied under.
+    Authenticate(AuthenticateResponse, u64),
+    UserAdd(AuthUserAddResponse),
+    UserDelete(AuthUserDeleteResponse),
+    UserChangePassword(AuthUserChangePasswordResponse),
+    UserGrantRole(AuthUserGrantRoleResponse),
+    UserRevokeRole(AuthUserRevokeRoleResponse),
+    RoleAdd(AuthRoleAddResponse),
+    RoleDelete(AuthRoleDeleteResponse),
+    RoleGrantPermission(AuthRoleGrantPermissionResponse),
+    RoleRevokePermission(AuthRoleRevokePermissionResponse),
 }
 
 type Waiter = oneshot::Sender<Result<Outcome, EtcdError>>;
@@ -139,6 +165,36 @@ pub struct Shared {
     applied_tx: watch::Sender<u64>,
     leader_tx: watch::Sender<u64>,
     ids: LeaseIdGen,
+    /// The auth state as of the last applied entry, published by the raft
+    /// thread before it publishes the applied index.
+    auth: RwLock<Arc<AuthState>>,
+    /// This member's simple tokens; the apply loop fills them.
+    pub tokens: SimpleTokens,
+    pub passwords: Passwords,
+    /// `--client-cert-auth`: a client certificate's common name is the
+    /// user when no token is given.
+    pub client_cert_auth: bool,
+}
+
+/// The auth settings of the server's flags.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `--auth-token-ttl`.
+    pub token_ttl: Duration,
+    /// `--bcrypt-cost`.
+    pub bcrypt_cost: u32,
+    /// `--client-cert-auth`.
+    pub client_cert_auth: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            token_ttl: Duration::from_secs(300),
+            bcrypt_cost: crate::auth::password::DEFAULT_COST,
+            client_cert_auth: false,
+        }
+    }
 }
 
 impl Shared {
@@ -152,13 +208,13 @@ impl Shared {
         hub: Arc<WatchHub>,
         lessor: Lessor,
         limits: ServeLimits,
+        auth: AuthSettings,
         inputs: SyncSender<Input>,
     ) -> Shared {
-        let applied = store
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .applied()
-            .index;
+        let (applied, auth_state) = {
+            let store = store.read().unwrap_or_else(|e| e.into_inner());
+            (store.applied().index, Arc::clone(store.auth()))
+        };
         let raft = RaftView::default();
         raft.applied.store(applied, Ordering::Relaxed);
         Shared {
@@ -182,7 +238,25 @@ impl Shared {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64),
             ),
+            auth: RwLock::new(auth_state),
+            tokens: SimpleTokens::new(auth.token_ttl),
+            passwords: Passwords::new(auth.bcrypt_cost),
+            client_cert_auth: auth.client_cert_auth,
         }
+    }
+
+    /// The auth state as of the last applied entry.
+    pub fn auth(&self) -> Arc<AuthState> {
+        Arc::clone(&self.auth.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Publishes the store's auth state if it changed (by the raft thread,
+    /// after applying, before publishing the applied index).
+    pub fn publish_auth(&self, state: &Arc<AuthState>) {
+        if Arc::ptr_eq(&self.auth.read().unwrap_or_else(|e| e.into_inner()), state) {
+            return;
+        }
+        *self.auth.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(state);
     }
 
     /// A response header as of now.

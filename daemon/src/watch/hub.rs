@@ -670,6 +670,27 @@ impl WatchStream {
         }
     }
 
+    /// Queues the answer to a create request refused before it reached
+    /// the hub (a permission check): created and canceled at once, under
+    /// the id the client asked for, with `reason`.
+    pub async fn deny(&self, watch_id: i64, reason: &str) {
+        let current = self.hub.current();
+        let Ok(permit) = self.tx.reserve().await else {
+            return;
+        };
+        permit.send(Outgoing {
+            response: WatchResponse {
+                watch_id,
+                created: true,
+                canceled: true,
+                cancel_reason: reason.to_string(),
+                ..Default::default()
+            },
+            revision: Some(current),
+            fragment: false,
+        });
+    }
+
     /// Cancels watcher `watch_id` and queues etcd's canceled response; an
     /// unknown id gets no answer, like etcd.
     pub async fn cancel(&self, watch_id: i64) {

@@ -42,7 +42,7 @@ mod service;
 
 pub use hub::WatchHub;
 pub(crate) use hub::{Outgoing, WatchStream};
-pub use service::{HeaderSource, WatchService};
+pub use service::{Admission, Admit, HeaderSource, PERMISSION_DENIED, WatchService};
 
 use std::time::Duration;
 

@@ -9,7 +9,8 @@
 
 use super::hub::{Outgoing, WatchHub};
 use cairn_proto::etcdserverpb::{
-    ResponseHeader, WatchRequest, WatchResponse, watch_request::RequestUnion, watch_server::Watch,
+    ResponseHeader, WatchCreateRequest, WatchRequest, WatchResponse, watch_request::RequestUnion,
+    watch_server::Watch,
 };
 use prost::Message;
 use std::pin::Pin;
@@ -24,12 +25,28 @@ use tonic::{Request, Response, Status, Streaming};
 /// reports another one (events, progress, compaction).
 pub type HeaderSource = Arc<dyn Fn() -> ResponseHeader + Send + Sync>;
 
+/// Whether a stream may create the watch a request asks for: made once per
+/// stream from its metadata and extensions (its credentials), asked at
+/// every create request (credentials are resolved again each time, as
+/// etcd does).
+pub type Admission =
+    Arc<dyn Fn(&tonic::metadata::MetadataMap, &tonic::Extensions) -> Admit + Send + Sync>;
+
+/// One stream's permission check for create requests.
+pub type Admit = Box<dyn Fn(&WatchCreateRequest) -> bool + Send + Sync>;
+
+/// What a refused create request is told, word for word as etcd 3.5
+/// writes it (the text of a gRPC error, though it travels in-band).
+pub const PERMISSION_DENIED: &str =
+    "rpc error: code = PermissionDenied desc = etcdserver: permission denied";
+
 /// The `etcdserverpb.Watch` service. Serve it with
-/// `WatchServer::new(WatchService::new(hub, header))`.
+/// `WatchServer::new(WatchService::new(hub, header, admission))`.
 #[derive(Clone)]
 pub struct WatchService {
     hub: Arc<WatchHub>,
     header: HeaderSource,
+    admission: Admission,
 }
 
 impl std::fmt::Debug for WatchService {
@@ -39,9 +56,19 @@ impl std::fmt::Debug for WatchService {
 }
 
 impl WatchService {
-    /// A service over `hub`; `header` is called for every response.
-    pub fn new(hub: Arc<WatchHub>, header: HeaderSource) -> Self {
-        WatchService { hub, header }
+    /// A service over `hub`; `header` is called for every response,
+    /// `admission` for every stream.
+    pub fn new(hub: Arc<WatchHub>, header: HeaderSource, admission: Admission) -> Self {
+        WatchService {
+            hub,
+            header,
+            admission,
+        }
+    }
+
+    /// A service that lets every create request through (no auth).
+    pub fn open(hub: Arc<WatchHub>, header: HeaderSource) -> Self {
+        WatchService::new(hub, header, Arc::new(|_, _| Box::new(|_| true)))
     }
 }
 
@@ -55,6 +82,7 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let admit = (self.admission)(request.metadata(), request.extensions());
         let mut inbound = request.into_inner();
         let (stream, mut rx) = self.hub.open_stream();
         let stream = Arc::new(stream);
@@ -67,6 +95,9 @@ impl Watch for WatchService {
         tokio::spawn(async move {
             while let Ok(Some(req)) = inbound.message().await {
                 match req.request_union {
+                    Some(RequestUnion::CreateRequest(c)) if !admit(&c) => {
+                        requests.deny(c.watch_id, PERMISSION_DENIED).await;
+                    }
                     Some(RequestUnion::CreateRequest(c)) => requests.watch(&c).await,
                     Some(RequestUnion::CancelRequest(c)) => requests.cancel(c.watch_id).await,
                     Some(RequestUnion::ProgressRequest(_)) => requests.request_progress().await,

@@ -27,6 +27,8 @@ pub struct Pki {
     pub ca: PathBuf,
     pub server: Pair,
     pub client: Pair,
+    /// A client of our CA whose common name, "ghost", names no user.
+    pub ghost: Pair,
     /// A client certificate from another CA.
     pub stranger: Pair,
     /// A member's certificate: server and client use, 127.0.0.1.
@@ -122,6 +124,14 @@ impl Pki {
             "client",
             &ours,
             "root",
+            &[],
+            &[ExtendedKeyUsagePurpose::ClientAuth],
+        );
+        let ghost = leaf(
+            dir.path(),
+            "ghost",
+            &ours,
+            "ghost",
             &[],
             &[ExtendedKeyUsagePurpose::ClientAuth],
         );
@@ -221,6 +231,7 @@ impl Pki {
             ca: write(dir.path(), "ca.pem", &ours.pem()),
             server,
             client,
+            ghost,
             stranger,
             peer,
             stranger_peer,
