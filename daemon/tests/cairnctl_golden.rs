@@ -49,6 +49,11 @@ impl Side<'_> {
         self.cluster.client_url(self.member)
     }
 
+    /// The client TLS flags of the cluster, if it has TLS.
+    fn tls_flags(&self) -> Vec<String> {
+        self.cluster.tls().map(Tls::ctl_flags).unwrap_or_default()
+    }
+
     fn run_raw(&self, endpoints: &str, args: &[&str], stdin: Option<&str>) -> Output {
         let mut full = vec!["-w", self.format];
         full.extend_from_slice(args);
@@ -138,7 +143,9 @@ impl Side<'_> {
     /// Like [`Side::watch`], writing `input` to the watch's stdin and
     /// keeping it open (for `watch -i`).
     fn watch_with_input(&mut self, args: &[&str], input: Option<&str>, events: usize) {
-        let mut full = vec!["-w", self.format, "watch"];
+        let tls = self.tls_flags();
+        let mut full: Vec<&str> = tls.iter().map(String::as_str).collect();
+        full.extend_from_slice(&["-w", self.format, "watch"]);
         full.extend_from_slice(args);
         let mut cmd = self.ctl.command(&self.endpoint(), &full);
         if input.is_some() {
@@ -707,7 +714,7 @@ fn auth_script(s: &mut Side<'_>) {
     s.ctl(&[u1, "auth", "disable"]);
     let rev = format!("--rev={}", r0 + 1);
     s.watch(&[u1, "/pre/a", &rev], 1);
-    s.watch(&[u1, "/other"], 0);
+    s.ctl_until_exit(&[u1, "watch", "/other"]);
     // u2 (role `all`) reads and writes everywhere.
     s.ctl(&["--user=u2:p2", "put", "/other", "by-u2"]);
     s.ctl(&["--user=u2:p2", "get", "", "--from-key", "--keys-only"]);
@@ -774,7 +781,9 @@ fn auth_script(s: &mut Side<'_>) {
 impl Side<'_> {
     /// Runs a command with environment variables `env` and records it.
     fn ctl_env(&mut self, env: &[(&str, &str)], args: &[&str]) -> Output {
-        let mut full = vec!["-w", self.format];
+        let tls = self.tls_flags();
+        let mut full: Vec<&str> = tls.iter().map(String::as_str).collect();
+        full.extend_from_slice(&["-w", self.format]);
         full.extend_from_slice(args);
         let out = self
             .ctl
@@ -786,6 +795,31 @@ impl Side<'_> {
         self.transcript.push_str(&format!("$ {}\n", vars.join(" ")));
         self.push(args, None, &out);
         out
+    }
+
+    /// Runs a command that must end by itself (a watch the server refuses)
+    /// and records all it printed and its exit code; kills it, failing the
+    /// test, if it is still running after [`WATCH_TIMEOUT`].
+    fn ctl_until_exit(&mut self, args: &[&str]) {
+        let tls = self.tls_flags();
+        let mut full: Vec<&str> = tls.iter().map(String::as_str).collect();
+        full.extend_from_slice(&["-w", self.format]);
+        full.extend_from_slice(args);
+        let mut child = self
+            .ctl
+            .command(&self.endpoint(), &full)
+            .spawn()
+            .expect("spawn");
+        let deadline = Instant::now() + WATCH_TIMEOUT;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{} {args:?} did not end by itself", self.ctl.label());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().expect("output");
+        self.push(args, None, &out);
     }
 
     /// Runs read-only `args` as `user` with etcdctl 3.5.1 and with cairnctl
@@ -1372,6 +1406,11 @@ macro_rules! golden_tests {
             #[tokio::test]
             async fn kv_over_tls() {
                 golden_tls($server, kv_script).await;
+            }
+
+            #[tokio::test]
+            async fn auth_over_tls() {
+                golden_tls($server, auth_script).await;
             }
 
             #[tokio::test]
