@@ -70,11 +70,12 @@ pub enum EtcdError {
     InvalidAuthMgmt,
     AuthOldRevision,
     NoPasswordUser,
+    JwtVerifyOnly,
 }
 
 impl EtcdError {
     /// Every variant, for tests and documentation.
-    pub const ALL: [EtcdError; 55] = [
+    pub const ALL: [EtcdError; 56] = [
         EtcdError::EmptyKey,
         EtcdError::KeyNotFound,
         EtcdError::ValueProvided,
@@ -130,6 +131,7 @@ impl EtcdError {
         EtcdError::InvalidAuthMgmt,
         EtcdError::AuthOldRevision,
         EtcdError::NoPasswordUser,
+        EtcdError::JwtVerifyOnly,
     ];
 
     /// The table: etcd 3.5's status code and message for each error.
@@ -278,6 +280,12 @@ impl EtcdError {
                 Code::Unknown,
                 "auth: authentication failed, password was given for no password user",
             ),
+            // Also unmapped in etcd: a login on a member whose JWT key is
+            // only the public half.
+            JwtVerifyOnly => (
+                Code::Unknown,
+                "auth: token signing attempted with verify-only key",
+            ),
         }
     }
 }
@@ -338,7 +346,7 @@ mod tests {
             let (_, msg) = e.code_and_message();
             // etcd sends a few of its auth errors unmapped, in their
             // internal "auth: " form.
-            let unmapped = e == EtcdError::NoPasswordUser;
+            let unmapped = matches!(e, EtcdError::NoPasswordUser | EtcdError::JwtVerifyOnly);
             assert!(
                 msg.starts_with("etcdserver: ") || unmapped && msg.starts_with("auth: "),
                 "{e:?}: {msg}"

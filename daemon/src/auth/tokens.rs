@@ -1,7 +1,9 @@
-//! etcd's simple tokens: opaque strings a member maps to a user name,
-//! valid while used at least once per `--auth-token-ttl`.
+//! The tokens a member hands out at login and accepts: etcd's simple
+//! tokens, opaque strings a member maps to a user name, valid while used
+//! at least once per `--auth-token-ttl`; or signed JWTs (`jwt.rs`); or, with
+//! `--auth-token ""`, none ([`TokenProvider`]).
 //!
-//! Owns: the token table of one member. Every member fills its table the
+//! Owns: the simple-token table of one member. Every member fills its table the
 //! same way, from the committed login entries (`<prefix>.<entry index>`),
 //! so a token handed out by one member works on all of them; each member
 //! expires its own copies. Must never: persist tokens (a restart forgets
@@ -13,6 +15,60 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
+
+use super::jwt::JwtTokens;
+
+/// Which tokens this member deals in (`--auth-token`).
+#[derive(Debug)]
+pub enum TokenProvider {
+    /// `--auth-token ""`: no password login succeeds; only certificates
+    /// name users.
+    Off,
+    Simple(SimpleTokens),
+    Jwt(JwtTokens),
+}
+
+impl TokenProvider {
+    /// Registers a simple token (a login was applied); other providers
+    /// keep nothing.
+    pub fn assign(&self, token: String, user: String, now: Instant) {
+        if let TokenProvider::Simple(t) = self {
+            t.assign(token, user, now);
+        }
+    }
+
+    /// The user and auth revision `token` speaks for, if it is valid: a
+    /// simple token speaks for the current revision, a JWT for the one
+    /// it was signed under.
+    pub fn resolve(
+        &self,
+        token: &str,
+        current_revision: u64,
+        now: Instant,
+        wall: std::time::SystemTime,
+    ) -> Option<(String, u64)> {
+        match self {
+            TokenProvider::Off => None,
+            TokenProvider::Simple(t) => t.user_of(token, now).map(|u| (u, current_revision)),
+            TokenProvider::Jwt(j) => j.verify(token, wall),
+        }
+    }
+
+    /// Forgets `user`'s simple tokens (a JWT stays valid until it expires
+    /// or the auth revision moves past it).
+    pub fn invalidate_user(&self, user: &str) {
+        if let TokenProvider::Simple(t) = self {
+            t.invalidate_user(user);
+        }
+    }
+
+    /// Forgets every simple token.
+    pub fn clear(&self) {
+        if let TokenProvider::Simple(t) = self {
+            t.clear();
+        }
+    }
+}
 
 /// The length of the random part of a simple token (etcd's).
 const PREFIX_LEN: usize = 16;

@@ -24,7 +24,7 @@ use cairn_proto::internal::{MemberAttributes, Request, request::Op};
 use cairn_proto::mvccpb::Event;
 
 use super::state::{AuthOutcome, Outcome};
-use crate::auth::tokens::{self, SimpleTokens};
+use crate::auth::tokens::{self, TokenProvider};
 use crate::auth::{AuthInfo, AuthState, Record, check};
 use crate::etcd_error::EtcdError;
 use crate::lease::Lessor;
@@ -41,7 +41,7 @@ impl check::LeaseKeys for Lessor {
 pub(super) struct Appliers<'a> {
     pub store: &'a mut MvccStore,
     pub lessor: &'a mut Lessor,
-    pub tokens: &'a SimpleTokens,
+    pub tokens: &'a TokenProvider,
 }
 
 /// Applies one committed request to the store (and the lessor). Request
@@ -177,7 +177,7 @@ fn is_auth_change(op: &Op) -> bool {
 /// disabling auth drops them all.
 fn apply_auth(
     store: &mut MvccStore,
-    tokens: &SimpleTokens,
+    tokens: &TokenProvider,
     op: &Op,
     at: EntryId,
 ) -> anyhow::Result<Result<Outcome, EtcdError>> {

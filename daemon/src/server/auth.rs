@@ -11,7 +11,7 @@
 //! Must never: log a password, hash or token.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use cairn_proto::etcdserverpb::auth_server::Auth;
 use cairn_proto::etcdserverpb::*;
@@ -25,7 +25,7 @@ use super::node::fill_header;
 use super::read::Reads;
 use super::state::{AuthOutcome, Outcome, Shared};
 use super::tls::ClientIdentity;
-use crate::auth::tokens;
+use crate::auth::tokens::{self, TokenProvider};
 use crate::auth::{Access, AuthInfo};
 use crate::etcd_error::EtcdError;
 use crate::watch::Admission;
@@ -56,11 +56,12 @@ pub fn requester_of(
         // A token is looked up even while auth is off (etcd 3.5's rule):
         // one from before auth was disabled is no longer valid.
         let token = token.to_str().map_err(|_| EtcdError::InvalidAuthToken)?;
-        let user = shared
+        let revision = shared.auth().revision();
+        let (user, revision) = shared
             .tokens
-            .user_of(token, Instant::now())
+            .resolve(token, revision, Instant::now(), SystemTime::now())
             .ok_or(EtcdError::InvalidAuthToken)?;
-        return Ok(AuthInfo::user(user, shared.auth().revision()));
+        return Ok(AuthInfo::user(user, revision));
     }
     if shared.client_cert_auth {
         if let Some(cn) = identity.and_then(ClientIdentity::common_name) {
@@ -211,20 +212,20 @@ impl Auth for AuthService {
         self.reads.linearizable().await?;
         for _ in 0..LOGIN_ATTEMPTS {
             let auth = self.shared.auth();
-            auth.check_login(&r.name)?;
-            let hash = auth.user(&r.name).map(|u| u.password.clone());
-            let matches = match hash {
-                Some(hash) => {
-                    self.shared
-                        .passwords
-                        .matches(r.password.clone(), hash)
-                        .await
-                }
-                None => false,
-            };
+            let hash = auth.check_login(&r.name)?.password.clone();
+            let password = r.password.clone();
+            let matches = self.shared.passwords.matches(password, hash).await;
             if !matches {
                 tracing::warn!(user = %r.name, "authentication failed: wrong password");
                 return Err(EtcdError::AuthFailed.into());
+            }
+            match &self.shared.tokens {
+                // etcd hands out no token then: every login fails.
+                TokenProvider::Off => return Err(EtcdError::AuthFailed.into()),
+                TokenProvider::Jwt(jwt) if jwt.verify_only() => {
+                    return Err(EtcdError::JwtVerifyOnly.into());
+                }
+                _ => {}
             }
             let login = Authenticate {
                 name: r.name.clone(),
@@ -234,6 +235,14 @@ impl Auth for AuthService {
             match outcome {
                 // The password was checked against this very auth state.
                 Outcome::Auth(AuthOutcome::Authenticate(mut resp, at)) if at == auth.revision() => {
+                    // A JWT is signed here, for the revision the login
+                    // was applied under; a simple token came from the
+                    // entry.
+                    if let TokenProvider::Jwt(jwt) = &self.shared.tokens {
+                        resp.token = jwt
+                            .sign(&r.name, at, SystemTime::now())
+                            .map_err(|e| Status::internal(e.to_string()))?;
+                    }
                     resp.header = self.header();
                     return Ok(Response::new(resp));
                 }

@@ -65,6 +65,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
+use crate::auth::tokens::TokenProvider;
 use crate::config::{ClusterState, ServerConfig};
 use crate::lease::{LeaseService, Lessor, LessorConfig};
 use crate::mvcc::{Limits, MvccStore, SledBackend, SledOptions, StoreConfig};
@@ -428,7 +429,7 @@ impl Server {
             lessor,
             limits,
             AuthSettings {
-                token_ttl: cfg.auth_token_ttl,
+                tokens: token_provider(cfg)?,
                 bcrypt_cost: cfg.bcrypt_cost,
                 client_cert_auth: cfg.client_tls.client_cert_auth,
             },
@@ -657,6 +658,18 @@ impl Server {
         }
         raft
     }
+}
+
+/// The tokens `--auth-token` asks for; JWT keys that do not load stop
+/// start-up, as they stop etcd's.
+fn token_provider(cfg: &ServerConfig) -> anyhow::Result<TokenProvider> {
+    use crate::auth::tokens::SimpleTokens;
+    use crate::config::AuthToken;
+    Ok(match &cfg.auth_token {
+        AuthToken::Off => TokenProvider::Off,
+        AuthToken::Simple => TokenProvider::Simple(SimpleTokens::new(cfg.auth_token_ttl)),
+        AuthToken::Jwt(opts) => TokenProvider::Jwt(crate::auth::jwt::JwtTokens::new(opts)?),
+    })
 }
 
 fn storage_first_index(storage: &DiskStorage) -> u64 {

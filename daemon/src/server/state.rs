@@ -32,7 +32,7 @@ use tokio::sync::{oneshot, watch};
 use super::metrics::Metrics;
 use crate::auth::AuthState;
 use crate::auth::password::Passwords;
-use crate::auth::tokens::SimpleTokens;
+use crate::auth::tokens::TokenProvider;
 use crate::etcd_error::EtcdError;
 use crate::lease::{LeaseIdGen, Lessor};
 use crate::mvcc::MvccStore;
@@ -168,8 +168,8 @@ pub struct Shared {
     /// The auth state as of the last applied entry, published by the raft
     /// thread before it publishes the applied index.
     auth: RwLock<Arc<AuthState>>,
-    /// This member's simple tokens; the apply loop fills them.
-    pub tokens: SimpleTokens,
+    /// This member's tokens; the apply loop fills the simple ones.
+    pub tokens: TokenProvider,
     pub passwords: Passwords,
     /// `--client-cert-auth`: a client certificate's common name is the
     /// user when no token is given.
@@ -177,10 +177,10 @@ pub struct Shared {
 }
 
 /// The auth settings of the server's flags.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AuthSettings {
-    /// `--auth-token-ttl`.
-    pub token_ttl: Duration,
+    /// `--auth-token` (with `--auth-token-ttl` for simple tokens).
+    pub tokens: TokenProvider,
     /// `--bcrypt-cost`.
     pub bcrypt_cost: u32,
     /// `--client-cert-auth`.
@@ -190,7 +190,9 @@ pub struct AuthSettings {
 impl Default for AuthSettings {
     fn default() -> Self {
         AuthSettings {
-            token_ttl: Duration::from_secs(300),
+            tokens: TokenProvider::Simple(crate::auth::tokens::SimpleTokens::new(
+                Duration::from_secs(300),
+            )),
             bcrypt_cost: crate::auth::password::DEFAULT_COST,
             client_cert_auth: false,
         }
@@ -239,7 +241,7 @@ impl Shared {
                     .map_or(0, |d| d.as_millis() as u64),
             ),
             auth: RwLock::new(auth_state),
-            tokens: SimpleTokens::new(auth.token_ttl),
+            tokens: auth.tokens,
             passwords: Passwords::new(auth.bcrypt_cost),
             client_cert_auth: auth.client_cert_auth,
         }
