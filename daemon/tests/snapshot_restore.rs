@@ -8,11 +8,9 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use support::cluster::Cluster;
-use support::{Ctl, Server, ports};
+use support::restored::Restore;
+use support::{Ctl, Server};
 
 /// The `kvs` of `etcdctl get "" --from-key -w json`: every key with its
 /// revisions, version, value and lease; the header (which names the
@@ -36,19 +34,6 @@ fn ok(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A single cairn member started on `data_dir` with the restore's flags.
-struct Restored {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Restored {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,71 +71,23 @@ async fn a_saved_snapshot_restores_into_a_new_cluster_with_every_key() {
     let damaged_file = dir.path().join("damaged.db");
     std::fs::write(&damaged_file, damaged).unwrap();
 
-    let (client, peer) = (ports::claim(), ports::claim());
-    let client_url = format!("http://127.0.0.1:{}", client.port);
-    let peer_url = format!("http://127.0.0.1:{}", peer.port);
-    let data_dir = dir.path().join("restored");
-    let member_flags = [
-        "--name=solo".to_string(),
-        format!("--initial-cluster=solo={peer_url}"),
-        "--initial-cluster-token=restored".to_string(),
-        format!("--initial-advertise-peer-urls={peer_url}"),
-        format!("--data-dir={}", data_dir.display()),
-    ];
-    let restore = |from: &str| {
-        let mut args = vec![
-            "snapshot".to_string(),
-            "restore".to_string(),
-            from.to_string(),
-        ];
-        args.extend(member_flags.iter().cloned());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Ctl::Cairnctl.run(&client_url, &args, None)
-    };
-    let refused = restore(damaged_file.to_str().unwrap());
+    let restore = Restore::new(dir.path());
+    let data_dir = restore.data_dir.clone();
+    let refused = restore.run(damaged_file.to_str().unwrap());
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("checksum"), "{stderr}");
     assert!(!data_dir.exists(), "a refused restore wrote {data_dir:?}");
 
-    ok(&restore(file));
-    let again = restore(file);
+    ok(&restore.run(file));
+    let again = restore.run(file);
     assert!(!again.status.success(), "restored twice into one data dir");
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("exists"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-
-    drop((client, peer));
-    let mut restored = Restored {
-        child: Command::new(Server::Cairn.binary())
-            .args(&member_flags)
-            .arg(format!("--listen-client-urls={client_url}"))
-            .arg(format!("--advertise-client-urls={client_url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the restored member"),
-        endpoint: client_url.clone(),
-    };
-    let started = Instant::now();
-    while !Ctl::V3_5
-        .run(&restored.endpoint, &["endpoint", "health"], None)
-        .status
-        .success()
-    {
-        assert!(
-            restored.child.try_wait().unwrap().is_none(),
-            "the restored member exited"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the restored member never became healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let restored = restore.start().await;
 
     assert_eq!(all_kvs(&restored.endpoint), want, "restored keys differ");
     let members = ok(&Ctl::V3_5.run(&restored.endpoint, &["member", "list"], None));

@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod normalize;
 pub mod pki;
 pub mod ports;
+pub mod restored;
 
 use std::io::Write;
 use std::path::PathBuf;
