@@ -419,3 +419,105 @@ async fn a_restored_snapshot_keeps_users_roles_and_auth() {
         (true, "alice\nroot\n".into())
     );
 }
+
+/// Refusals cost no availability: while 32 clients loop on wrong
+/// passwords (bcrypt at etcd's default cost, the slow path) and bogus
+/// tokens, another client's writes keep going. An order-of-magnitude
+/// guard, not a benchmark: its slowest write must stay under a second
+/// (they take milliseconds).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_bad_logins_leaves_other_clients_served() {
+    use cairn_proto::etcdserverpb as pb;
+    use std::time::{Duration, Instant};
+    let cluster = Cluster::start(Server::Cairn, 1).await;
+    let endpoint = cluster.client_url(0);
+    for args in [
+        &["user", "add", "root", "--new-user-password=rootpw"][..],
+        &["auth", "enable"],
+    ] {
+        assert!(
+            cluster
+                .run_ctl(Ctl::V3_5, &endpoint, args, None)
+                .status
+                .success()
+        );
+    }
+    let channel = cluster.channel(0).await.unwrap();
+    let token = pb::auth_client::AuthClient::new(channel.clone())
+        .authenticate(pb::AuthenticateRequest {
+            name: "root".into(),
+            password: "rootpw".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let stop = Instant::now() + Duration::from_secs(6);
+    let mut flood = Vec::new();
+    for i in 0..32 {
+        let channel = cluster.channel(0).await.unwrap();
+        flood.push(tokio::spawn(async move {
+            let mut refused = 0;
+            while Instant::now() < stop {
+                let status = if i % 2 == 0 {
+                    pb::auth_client::AuthClient::new(channel.clone())
+                        .authenticate(pb::AuthenticateRequest {
+                            name: "root".into(),
+                            password: format!("guess-{refused}"),
+                        })
+                        .await
+                        .unwrap_err()
+                } else {
+                    let mut req = tonic::Request::new(pb::RangeRequest {
+                        key: b"k".to_vec(),
+                        ..Default::default()
+                    });
+                    req.metadata_mut()
+                        .insert("token", format!("forged{refused}.1").parse().unwrap());
+                    pb::kv_client::KvClient::new(channel.clone())
+                        .range(req)
+                        .await
+                        .unwrap_err()
+                };
+                // Refused; or, for a login queued behind the others'
+                // hashing (bcrypt runs on at most cores - 1 threads),
+                // still waiting when its deadline came.
+                assert!(
+                    matches!(
+                        status.code(),
+                        tonic::Code::InvalidArgument
+                            | tonic::Code::Unauthenticated
+                            | tonic::Code::Cancelled
+                    ),
+                    "{status:?}"
+                );
+                refused += 1;
+            }
+            refused
+        }));
+    }
+    let mut kv = pb::kv_client::KvClient::new(channel);
+    let (mut writes, mut slowest) = (0, Duration::ZERO);
+    while Instant::now() < stop {
+        let mut req = tonic::Request::new(pb::PutRequest {
+            key: b"k".to_vec(),
+            value: writes.to_string().into_bytes(),
+            ..Default::default()
+        });
+        req.metadata_mut().insert("token", token.parse().unwrap());
+        let started = Instant::now();
+        kv.put(req).await.expect("a root write during the flood");
+        slowest = slowest.max(started.elapsed());
+        writes += 1;
+    }
+    let mut refused = 0;
+    for f in flood {
+        refused += f.await.unwrap();
+    }
+    eprintln!("{refused} refusals, {writes} writes, slowest write {slowest:?}");
+    assert!(refused > 100, "the flood barely ran: {refused}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a write took {slowest:?} during the flood"
+    );
+}
