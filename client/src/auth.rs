@@ -24,9 +24,13 @@
 //!
 //! Tokens are not tied to an endpoint: etcd's simple tokens are known to
 //! every member (the login goes through raft) and JWTs are checked by each
-//! member alone, so one token serves the whole cluster. A member that does
-//! not know it (a simple token after its restart) answers "invalid auth
-//! token", which the refresh above covers.
+//! member alone, so one token serves the whole cluster. But a member learns
+//! a simple token only when it applies the login, a little after the member
+//! that answered it: so a new login goes to the member that is about to be
+//! used (the one that refused the token, or the one a stream opens on), and
+//! the refused call is sent there again. A member that does not know a
+//! token (after its restart) answers "invalid auth token", which the
+//! refresh covers.
 //!
 //! Invariant: one login runs at a time; a caller that saw a token refused
 //! logs in again only if nobody replaced that token since it was handed

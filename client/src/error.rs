@@ -53,6 +53,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// True if the call failed because its member could not be reached or
+    /// could not serve (a login included): another member may do better.
+    pub fn endpoint_failed(&self) -> bool {
+        match self {
+            Error::Timeout(_) => true,
+            Error::Server(status) => crate::retry::endpoint_failed(status),
+            Error::Login(e) => e.endpoint_failed(),
+            _ => false,
+        }
+    }
+}
+
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Error {
         Error::Server(status)

@@ -97,15 +97,16 @@ async fn keep_alive_loop(
         if req_tx.send(pb::LeaseKeepAliveRequest { id }).await.is_err() {
             return;
         }
-        // A token fetched now, as for every stream (see `auth`); a login
-        // that found no member in time counts as a broken stream.
-        let opened = match client.stream_stamp().await {
+        // A token fetched now from this member, as for every stream (see
+        // `auth`); a login the member could not answer counts as a broken
+        // stream.
+        let opened = match client.stream_stamp(&picked.channel).await {
             Ok(stamp) => {
                 LeaseClient::new(auth::with_token(picked.channel.clone(), stamp.token))
                     .lease_keep_alive(ReceiverStream::new(req_rx))
                     .await
             }
-            Err(Error::Timeout(_)) => Err(tonic::Status::unavailable("login timed out")),
+            Err(e) if e.endpoint_failed() => Err(tonic::Status::unavailable(e.to_string())),
             Err(e) => {
                 let _ = out.send(Err(e)).await;
                 return;

@@ -42,6 +42,7 @@ use pb::kv_client::KvClient;
 use pb::lease_client::LeaseClient;
 use pb::maintenance_client::MaintenanceClient;
 use tokio::time::{Instant, sleep, timeout_at};
+use tonic::transport::Channel;
 
 use auth::{Auth, AuthChannel, Stamp};
 use endpoints::Endpoints;
@@ -173,8 +174,11 @@ impl Client {
         };
         let mut refreshes = 0;
         let mut last: Option<tonic::Status> = None;
+        // After a new login, the attempt goes again to the member that
+        // refused the token, which has just issued the new one.
+        let mut again: Option<endpoints::Picked> = None;
         loop {
-            let picked = self.inner.endpoints.pick();
+            let picked = again.take().unwrap_or_else(|| self.inner.endpoints.pick());
             let channel = auth::with_token(picked.channel.clone(), stamp.token.clone());
             let outcome = timeout_at(deadline, attempt(channel)).await;
             let status = match outcome {
@@ -192,10 +196,12 @@ impl Client {
                 // The server refused the token before acting on the
                 // request: any call may be sent again with a new one.
                 refreshes += 1;
-                stamp = match timeout_at(deadline, self.refresh(stamp.generation)).await {
+                let refresh = self.refresh(stamp.generation, &picked.channel);
+                stamp = match timeout_at(deadline, refresh).await {
                     Ok(stamp) => stamp?,
                     Err(_) => return Err(deadline_passed(timeout, Some(status))),
                 };
+                again = Some(picked);
                 continue;
             }
             if retry::endpoint_failed(&status) {
@@ -233,7 +239,7 @@ impl Client {
                             && auth::needs_new_token(&s, self.inner.auth.user().is_some()) =>
                     {
                         refreshes += 1;
-                        stamp = self.refresh(stamp.generation).await?;
+                        stamp = self.refresh(stamp.generation, &channel).await?;
                     }
                     Err(s) => return Err(Error::Server(s)),
                 }
@@ -258,36 +264,57 @@ impl Client {
 
     /// The token for the next call, logging in first if nobody has.
     async fn stamp(&self) -> Result<Stamp, Error> {
-        self.inner.auth.stamp(|user| self.authenticate(user)).await
-    }
-
-    /// A new token after the one of `generation` was refused.
-    async fn refresh(&self, generation: u64) -> Result<Stamp, Error> {
         self.inner
             .auth
-            .refresh(generation, |user| self.authenticate(user))
+            .stamp(|user| self.authenticate(user, None))
             .await
     }
 
-    /// A token fetched just now, for a stream about to open.
-    pub(crate) async fn stream_stamp(&self) -> Result<Stamp, Error> {
-        self.inner.auth.fresh(|user| self.authenticate(user)).await
+    /// A new token after the one of `generation` was refused by the
+    /// member at `on`, fetched from that member.
+    async fn refresh(&self, generation: u64, on: &Channel) -> Result<Stamp, Error> {
+        self.inner
+            .auth
+            .refresh(generation, |user| self.authenticate(user, Some(on.clone())))
+            .await
     }
 
-    /// Auth/Authenticate as `user`, on any endpoint: the token.
-    fn authenticate(&self, user: User) -> Login<'_> {
+    /// A token fetched just now from the member at `on`, for a stream about
+    /// to open there. From that member: another one may not have applied
+    /// the login yet, and would refuse the token.
+    pub(crate) async fn stream_stamp(&self, on: &Channel) -> Result<Stamp, Error> {
+        self.inner
+            .auth
+            .fresh(|user| self.authenticate(user, Some(on.clone())))
+            .await
+    }
+
+    /// Auth/Authenticate as `user`: the token. On the member at `on` only
+    /// (once, within the command timeout), or on any member.
+    fn authenticate(&self, user: User, on: Option<Channel>) -> Login<'_> {
         Box::pin(async move {
             let req = pb::AuthenticateRequest {
                 name: user.name,
                 password: user.password,
             };
-            // Repeatable: a second login only makes a second token.
-            let resp = self
-                .call(Policy::Repeatable, false, |ch| {
-                    let req = req.clone();
-                    async move { AuthClient::new(ch).authenticate(req).await }
-                })
-                .await?;
+            let resp = match on {
+                Some(channel) => {
+                    let timeout = self.inner.config.command_timeout;
+                    let mut auth = AuthClient::new(auth::with_token(channel, None));
+                    match tokio::time::timeout(timeout, auth.authenticate(req)).await {
+                        Ok(r) => r?.into_inner(),
+                        Err(_) => return Err(Error::Timeout(timeout)),
+                    }
+                }
+                // Repeatable: a second login only makes a second token.
+                None => {
+                    self.call(Policy::Repeatable, false, |ch| {
+                        let req = req.clone();
+                        async move { AuthClient::new(ch).authenticate(req).await }
+                    })
+                    .await?
+                }
+            };
             Ok(resp.token)
         })
     }
@@ -511,7 +538,7 @@ impl Client {
         mut sink: impl FnMut(&[u8], u64) -> std::io::Result<()>,
     ) -> Result<u64, Error> {
         let channel = self.inner.endpoints.channel_for(url)?;
-        let stamp = self.stream_stamp().await?;
+        let stamp = self.stream_stamp(&channel).await?;
         let mut stream = MaintenanceClient::new(auth::with_token(channel, stamp.token))
             .snapshot(pb::SnapshotRequest {})
             .await?

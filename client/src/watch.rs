@@ -154,7 +154,7 @@ impl WatchStream {
             .map_err(|_| closed())?;
         if let Some(rx) = self.unopened.take() {
             let picked = self.picked.take().ok_or_else(closed)?;
-            let stamp = self.client.stream_stamp().await?;
+            let stamp = self.client.stream_stamp(&picked.channel).await?;
             match WatchClient::new(auth::with_token(picked.channel.clone(), stamp.token))
                 .watch(ReceiverStream::new(rx))
                 .await
@@ -232,7 +232,7 @@ async fn run(
     loop {
         let picked = next.take().unwrap_or_else(|| client.balancer().pick());
         *endpoint.lock().expect("endpoint lock") = picked.url.clone();
-        let ended = match client.stream_stamp().await {
+        let ended = match client.stream_stamp(&picked.channel).await {
             Ok(stamp) => {
                 let channel = auth::with_token(picked.channel.clone(), stamp.token);
                 stream_once(&options, &mut next_rev, channel, &out, &mut progress).await
@@ -324,13 +324,13 @@ async fn stream_once(
     }
 }
 
-/// A login before opening a stream failed: no member answered in time
-/// (try again), or the server refused it (the watch ends).
+/// A login before opening a stream failed: its member is gone or could
+/// not answer (try another), or the server refused it (the watch ends).
 fn login_failed(e: Error) -> Ended {
-    match e {
-        Error::Timeout(_) => Ended::Broken,
-        Error::Server(status) => broken_or_fatal(status),
-        e => Ended::Fatal(e),
+    if e.endpoint_failed() {
+        Ended::Broken
+    } else {
+        Ended::Fatal(e)
     }
 }
 

@@ -918,16 +918,17 @@ async fn token_expiry(kind: Server) {
             }
         }
     });
-    let wait_for = |value: &str| {
+    let wait_for = |value: &str| -> Result<(), String> {
         let deadline = Instant::now() + WATCH_TIMEOUT;
         let mut seen = Vec::new();
         while !seen.iter().any(|l| l == value) {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => seen.push(line),
-                Err(_) => panic!("the watch printed {seen:?}, never {value:?} ({kind:?})"),
+                Err(_) => return Err(format!("printed {seen:?}, never {value:?}")),
             }
         }
+        Ok(())
     };
     // Keep writing until the watch, which opens in the background, sees one.
     let first = Instant::now();
@@ -945,10 +946,17 @@ async fn token_expiry(kind: Server) {
     let rest = format!("{},{}", cluster.client_url(1), cluster.client_url(2));
     let out = Ctl::V3_5.run(&rest, &[root, "put", "/w", "after"], None);
     assert!(out.status.success(), "put after the kill: {out:?}");
-    wait_for("after");
+    let seen = wait_for("after");
     let _ = watch.kill();
     let _ = watch.wait();
     reader.join().expect("watch reader");
+    if let Err(e) = seen {
+        let stderr = std::io::read_to_string(watch.stderr.take().expect("stderr"));
+        panic!(
+            "against {kind:?}, the watch {e}; its stderr: {}",
+            stderr.unwrap_or_default()
+        );
+    }
 }
 
 /// Read-only commands, run with etcdctl 3.5.1 and cairnctl against the same
