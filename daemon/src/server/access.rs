@@ -125,15 +125,29 @@ pub async fn gate(
         let verdict = match rule(path) {
             Some(Rule::Admin) => admin(&shared, &request),
             Some(_) => Ok(()),
-            None => Err(tonic::Status::unimplemented(format!(
-                "unknown method {path}"
-            ))),
+            None => Err(unknown(path)),
         };
         if let Err(status) = verdict {
             return status.into_http();
         }
     }
     next.run(request).await
+}
+
+/// grpc-go's answer to a path no service serves, word for word.
+fn unknown(path: &str) -> tonic::Status {
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or((path, ""));
+    let known = RULES
+        .iter()
+        .any(|(p, _)| p[1..].split_once('/').is_some_and(|(s, _)| s == service));
+    tonic::Status::unimplemented(if known {
+        format!("unknown method {method} for service {service}")
+    } else {
+        format!("unknown service {service}")
+    })
 }
 
 fn admin(shared: &Shared, request: &axum::extract::Request) -> Result<(), tonic::Status> {
@@ -191,5 +205,19 @@ mod tests {
         for (path, _) in RULES {
             assert!(served.iter().any(|p| p == path), "{path} is not served");
         }
+    }
+
+    #[test]
+    fn unknown_paths_are_answered_as_grpc_go_answers_them() {
+        let m = |p: &str| unknown(p).message().to_owned();
+        assert_eq!(
+            m("/etcdserverpb.KV/Nope"),
+            "unknown method Nope for service etcdserverpb.KV"
+        );
+        assert_eq!(
+            m("/etcdserverpb.Nope/Range"),
+            "unknown service etcdserverpb.Nope"
+        );
+        assert_eq!(unknown("/x.Y/z").code(), tonic::Code::Unimplemented);
     }
 }
