@@ -25,7 +25,7 @@ pub enum TokenProvider {
     /// name users.
     Off,
     Simple(SimpleTokens),
-    Jwt(JwtTokens),
+    Jwt(Box<JwtTokens>),
 }
 
 impl TokenProvider {

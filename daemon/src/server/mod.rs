@@ -668,7 +668,9 @@ fn token_provider(cfg: &ServerConfig) -> anyhow::Result<TokenProvider> {
     Ok(match &cfg.auth_token {
         AuthToken::Off => TokenProvider::Off,
         AuthToken::Simple => TokenProvider::Simple(SimpleTokens::new(cfg.auth_token_ttl)),
-        AuthToken::Jwt(opts) => TokenProvider::Jwt(crate::auth::jwt::JwtTokens::new(opts)?),
+        AuthToken::Jwt(opts) => {
+            TokenProvider::Jwt(Box::new(crate::auth::jwt::JwtTokens::new(opts)?))
+        }
     })
 }
 
