@@ -123,7 +123,7 @@ impl Node {
 
 #[tonic::async_trait]
 impl LeaseApi for Node {
-    fn requester<T>(&self, _: &tonic::Request<T>) -> Result<AuthInfo, Status> {
+    async fn requester<T: Sync>(&self, _: &tonic::Request<T>) -> Result<AuthInfo, Status> {
         Ok(AuthInfo::anonymous())
     }
 

@@ -84,6 +84,12 @@ pub fn new_prefix() -> String {
     prefix
 }
 
+/// The index of the entry that made simple token `token`, if it is one.
+pub fn entry_index(token: &str) -> Option<u64> {
+    let (_, index) = token.split_once('.')?;
+    index.parse().ok()
+}
+
 /// The token a login proposed with `prefix` gets when applied at `index`.
 pub fn token(prefix: &str, index: u64) -> String {
     format!("{prefix}.{index}")

@@ -57,7 +57,7 @@ pub trait LeaseApi: Send + Sync + 'static {
     ) -> Result<Option<LeaseTimeToLiveResponse>, Status>;
 
     /// Who a request is for, from its credentials (token or certificate).
-    fn requester<T>(&self, request: &Request<T>) -> Result<AuthInfo, Status>;
+    async fn requester<T: Sync>(&self, request: &Request<T>) -> Result<AuthInfo, Status>;
 
     /// Every lease's id.
     async fn leases(&self) -> Result<LeaseLeasesResponse, Status>;
@@ -146,7 +146,7 @@ impl<A: LeaseApi> Lease for LeaseService<A> {
         &self,
         request: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
-        let who = self.api.requester(&request)?;
+        let who = self.api.requester(&request).await?;
         let mut resp = self.api.grant(request.into_inner(), &who).await?;
         resp.header = self.fill(resp.header);
         Ok(Response::new(resp))
@@ -156,7 +156,7 @@ impl<A: LeaseApi> Lease for LeaseService<A> {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let who = self.api.requester(&request)?;
+        let who = self.api.requester(&request).await?;
         let mut resp = self.api.revoke(request.into_inner(), &who).await?;
         resp.header = self.fill(resp.header);
         Ok(Response::new(resp))
@@ -177,7 +177,7 @@ impl<A: LeaseApi> Lease for LeaseService<A> {
         &self,
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        let who = self.api.requester(&request)?;
+        let who = self.api.requester(&request).await?;
         let req = request.into_inner();
         let id = req.id;
         let mut resp = match self.api.time_to_live(req, &who).await? {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tonic::metadata::MetadataMap;
 
-use super::auth::requester_of;
+use super::auth::resolve;
 use super::state::Shared;
 use super::tls::ClientIdentity;
 
@@ -123,7 +123,11 @@ pub async fn gate(
     let path = request.uri().path();
     if is_rpc(path) {
         let verdict = match rule(path) {
-            Some(Rule::Admin) => admin(&shared, &request),
+            Some(Rule::Admin) => {
+                let metadata = MetadataMap::from_headers(request.headers().clone());
+                let identity = request.extensions().get::<ClientIdentity>().cloned();
+                admin(&shared, metadata, identity).await
+            }
             Some(_) => Ok(()),
             None => Err(unknown(path)),
         };
@@ -150,16 +154,16 @@ fn unknown(path: &str) -> tonic::Status {
     })
 }
 
-fn admin(shared: &Shared, request: &axum::extract::Request) -> Result<(), tonic::Status> {
-    let auth = shared.auth();
-    let has_token =
-        request.headers().contains_key("token") || request.headers().contains_key("authorization");
-    if !auth.enabled() && !has_token {
+async fn admin(
+    shared: &Shared,
+    metadata: MetadataMap,
+    identity: Option<ClientIdentity>,
+) -> Result<(), tonic::Status> {
+    let has_token = metadata.contains_key("token") || metadata.contains_key("authorization");
+    if !shared.auth().enabled() && !has_token {
         return Ok(());
     }
-    let metadata = MetadataMap::from_headers(request.headers().clone());
-    let identity = request.extensions().get::<ClientIdentity>();
-    let who = requester_of(shared, &metadata, identity)?;
+    let who = resolve(shared, &metadata, identity.as_ref()).await?;
     Ok(shared.auth().check_admin(&who)?)
 }
 

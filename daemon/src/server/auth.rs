@@ -41,13 +41,53 @@ const LOGIN_ATTEMPTS: usize = 5;
 /// Who `request` is for (etcd's `AuthInfoFromCtx`, then the certificate).
 /// A token that is not (or no longer) valid is an error even while auth
 /// is off, as in etcd.
-pub fn requester<T>(shared: &Shared, request: &Request<T>) -> Result<AuthInfo, EtcdError> {
+pub async fn requester<T>(shared: &Shared, request: &Request<T>) -> Result<AuthInfo, EtcdError> {
     let identity = request.extensions().get::<ClientIdentity>();
-    requester_of(shared, request.metadata(), identity)
+    resolve(shared, request.metadata(), identity).await
 }
 
-/// [`requester`] from a request's parts.
-pub fn requester_of(
+/// How long a member that has not yet applied the login a simple token
+/// names waits for it before calling the token invalid.
+const TOKEN_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// [`requester`] from a request's parts. A simple token names the entry
+/// that made it (`<prefix>.<index>`): a member that has not applied that
+/// entry yet waits for it (a little), as etcd's members do, so a token
+/// fresh from another member works here at once.
+pub async fn resolve(
+    shared: &Shared,
+    metadata: &MetadataMap,
+    identity: Option<&ClientIdentity>,
+) -> Result<AuthInfo, EtcdError> {
+    match requester_of(shared, metadata, identity) {
+        Err(EtcdError::InvalidAuthToken) => {
+            let index = TOKEN_KEYS
+                .iter()
+                .find_map(|k| metadata.get(*k))
+                .and_then(|t| t.to_str().ok())
+                .and_then(tokens::entry_index);
+            let applied = shared
+                .raft
+                .applied
+                .load(std::sync::atomic::Ordering::Acquire);
+            match index {
+                Some(index) if index > applied => {
+                    let caught_up =
+                        tokio::time::timeout(TOKEN_CATCH_UP, shared.wait_applied(index)).await;
+                    if !matches!(caught_up, Ok(Ok(()))) {
+                        return Err(EtcdError::InvalidAuthToken);
+                    }
+                    requester_of(shared, metadata, identity)
+                }
+                _ => Err(EtcdError::InvalidAuthToken),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Who a request is for, from what this member knows now.
+fn requester_of(
     shared: &Shared,
     metadata: &MetadataMap,
     identity: Option<&ClientIdentity>,
@@ -87,21 +127,27 @@ pub fn watch_admission(shared: &Arc<Shared>) -> Admission {
         let metadata = metadata.clone();
         let identity = extensions.get::<ClientIdentity>().cloned();
         Box::new(move |req: &WatchCreateRequest| {
-            let auth = shared.auth();
-            if !auth.enabled() && !has_token(&metadata) {
-                return true;
-            }
-            let Ok(who) = requester_of(&shared, &metadata, identity.as_ref()) else {
-                return false;
-            };
+            let (shared, metadata) = (Arc::clone(&shared), metadata.clone());
+            let identity = identity.clone();
             // The hub watches "\0" for an empty key; so is it checked.
             let key = if req.key.is_empty() {
                 vec![0]
             } else {
                 req.key.clone()
             };
-            auth.check_keys(&who, &key, &req.range_end, Access::Read)
-                .is_ok()
+            let range_end = req.range_end.clone();
+            Box::pin(async move {
+                if !shared.auth().enabled() && !has_token(&metadata) {
+                    return true;
+                }
+                let Ok(who) = resolve(&shared, &metadata, identity.as_ref()).await else {
+                    return false;
+                };
+                shared
+                    .auth()
+                    .check_keys(&who, &key, &range_end, Access::Read)
+                    .is_ok()
+            })
         })
     })
 }
@@ -132,7 +178,7 @@ impl AuthService {
         &self,
         request: &Request<T>,
     ) -> Result<(AuthInfo, Arc<crate::auth::AuthState>), Status> {
-        let who = requester(&self.shared, request)?;
+        let who = requester(&self.shared, request).await?;
         self.reads.linearizable().await?;
         Ok((who, self.shared.auth()))
     }
@@ -173,7 +219,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthEnableRequest>,
     ) -> Result<Response<AuthEnableResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::AuthEnable(request.into_inner()), &who)
             .await?;
@@ -184,7 +230,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthDisableRequest>,
     ) -> Result<Response<AuthDisableResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::AuthDisable(request.into_inner()), &who)
             .await?;
@@ -259,7 +305,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthUserAddRequest>,
     ) -> Result<Response<AuthUserAddResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let mut r = request.into_inner();
         let no_password = r.options.is_some_and(|o| o.no_password);
         let password = std::mem::take(&mut r.password);
@@ -307,7 +353,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthUserDeleteRequest>,
     ) -> Result<Response<AuthUserDeleteResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::UserDelete(request.into_inner()), &who)
             .await?;
@@ -318,7 +364,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthUserChangePasswordRequest>,
     ) -> Result<Response<AuthUserChangePasswordResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let mut r = request.into_inner();
         // An empty password leaves no password anyone can log in with.
         let password = std::mem::take(&mut r.password);
@@ -335,7 +381,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthUserGrantRoleRequest>,
     ) -> Result<Response<AuthUserGrantRoleResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::UserGrantRole(request.into_inner()), &who)
             .await?;
@@ -346,7 +392,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthUserRevokeRoleRequest>,
     ) -> Result<Response<AuthUserRevokeRoleResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::UserRevokeRole(request.into_inner()), &who)
             .await?;
@@ -357,7 +403,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthRoleAddRequest>,
     ) -> Result<Response<AuthRoleAddResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self.change(Op::RoleAdd(request.into_inner()), &who).await?;
         answer!(self, outcome, RoleAdd)
     }
@@ -399,7 +445,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthRoleDeleteRequest>,
     ) -> Result<Response<AuthRoleDeleteResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::RoleDelete(request.into_inner()), &who)
             .await?;
@@ -410,7 +456,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthRoleGrantPermissionRequest>,
     ) -> Result<Response<AuthRoleGrantPermissionResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::RoleGrantPermission(request.into_inner()), &who)
             .await?;
@@ -421,7 +467,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthRoleRevokePermissionRequest>,
     ) -> Result<Response<AuthRoleRevokePermissionResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let outcome = self
             .change(Op::RoleRevokePermission(request.into_inner()), &who)
             .await?;

@@ -127,7 +127,7 @@ impl Kv for KvService {
         &self,
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let r = request.into_inner();
         validate_range(&r).map_err(|e| store_status(&e))?;
         if !r.serializable {
@@ -149,7 +149,7 @@ impl Kv for KvService {
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let r = request.into_inner();
         validate_put(&r).map_err(|e| store_status(&e))?;
         check_quota(&self.shared, r.encoded_len())?;
@@ -166,7 +166,7 @@ impl Kv for KvService {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let r = request.into_inner();
         validate_delete(&r).map_err(|e| store_status(&e))?;
         match propose_for(&self.shared, Op::DeleteRange(r), &who).await? {
@@ -179,7 +179,7 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let r = request.into_inner();
         validate_txn(&r, &self.shared.limits.request).map_err(|e| store_status(&e))?;
         if !txn_is_read_only(&r) {
@@ -198,7 +198,7 @@ impl Kv for KvService {
         &self,
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
-        let who = requester(&self.shared, &request)?;
+        let who = requester(&self.shared, &request).await?;
         let r = request.into_inner();
         match propose_for(&self.shared, Op::Compaction(r), &who).await? {
             Outcome::Compaction(mut resp) => {

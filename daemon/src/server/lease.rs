@@ -142,8 +142,8 @@ impl ServerLeases {
 
 #[tonic::async_trait]
 impl LeaseApi for ServerLeases {
-    fn requester<T>(&self, request: &tonic::Request<T>) -> Result<AuthInfo, Status> {
-        Ok(requester(&self.shared, request)?)
+    async fn requester<T: Sync>(&self, request: &tonic::Request<T>) -> Result<AuthInfo, Status> {
+        Ok(requester(&self.shared, request).await?)
     }
 
     async fn grant(

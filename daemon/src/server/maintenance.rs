@@ -109,7 +109,7 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<AlarmResponse>, Status> {
         // Every action goes through raft, as in etcd, so each member
         // applies the same alarm set in log order.
-        let who = super::auth::requester(&self.shared, &request)?;
+        let who = super::auth::requester(&self.shared, &request).await?;
         crate::auth::check::alarm(&self.shared.auth(), &who, request.get_ref())?;
         let op = Op::Alarm(request.into_inner());
         match super::kv::propose_for(&self.shared, op, &who).await? {

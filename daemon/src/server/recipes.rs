@@ -27,7 +27,7 @@ use cairn_proto::mvccpb::event::EventType;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
-use super::auth::requester_of;
+use super::auth::resolve;
 use super::kv::KvService;
 use super::lease::ServerLeases;
 use super::read::Reads;
@@ -89,9 +89,9 @@ impl Recipes {
         Request::from_parts(self.caller.metadata.clone(), extensions, req)
     }
 
-    fn who(&self) -> Result<AuthInfo, Status> {
+    async fn who(&self) -> Result<AuthInfo, Status> {
         let identity = self.caller.identity.as_ref();
-        Ok(requester_of(&self.shared, &self.caller.metadata, identity)?)
+        Ok(resolve(&self.shared, &self.caller.metadata, identity).await?)
     }
 
     /// A header for a response this member makes up itself.
@@ -106,7 +106,7 @@ impl Recipes {
         if lease != 0 {
             return Ok(lease);
         }
-        let who = self.who()?;
+        let who = self.who().await?;
         let granted = self
             .leases
             .grant(
@@ -137,7 +137,7 @@ impl Recipes {
     /// Opens a watch on this member's hub, if the caller may read what it
     /// watches (the Watch service's check).
     pub async fn watch(&self, req: WatchCreateRequest) -> Result<Watch, Status> {
-        let who = self.who()?;
+        let who = self.who().await?;
         self.shared
             .auth()
             .check_keys(&who, &req.key, &req.range_end, Access::Read)

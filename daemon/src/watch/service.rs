@@ -33,7 +33,11 @@ pub type Admission =
     Arc<dyn Fn(&tonic::metadata::MetadataMap, &tonic::Extensions) -> Admit + Send + Sync>;
 
 /// One stream's permission check for create requests.
-pub type Admit = Box<dyn Fn(&WatchCreateRequest) -> bool + Send + Sync>;
+pub type Admit = Box<
+    dyn Fn(&WatchCreateRequest) -> Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// What a refused create request is told, word for word as etcd 3.5
 /// writes it (the text of a gRPC error, though it travels in-band).
@@ -68,7 +72,11 @@ impl WatchService {
 
     /// A service that lets every create request through (no auth).
     pub fn open(hub: Arc<WatchHub>, header: HeaderSource) -> Self {
-        WatchService::new(hub, header, Arc::new(|_, _| Box::new(|_| true)))
+        WatchService::new(
+            hub,
+            header,
+            Arc::new(|_, _| Box::new(|_| Box::pin(std::future::ready(true)))),
+        )
     }
 }
 
@@ -95,10 +103,13 @@ impl Watch for WatchService {
         tokio::spawn(async move {
             while let Ok(Some(req)) = inbound.message().await {
                 match req.request_union {
-                    Some(RequestUnion::CreateRequest(c)) if !admit(&c) => {
-                        requests.deny(c.watch_id, PERMISSION_DENIED).await;
+                    Some(RequestUnion::CreateRequest(c)) => {
+                        if admit(&c).await {
+                            requests.watch(&c).await;
+                        } else {
+                            requests.deny(c.watch_id, PERMISSION_DENIED).await;
+                        }
                     }
-                    Some(RequestUnion::CreateRequest(c)) => requests.watch(&c).await,
                     Some(RequestUnion::CancelRequest(c)) => requests.cancel(c.watch_id).await,
                     Some(RequestUnion::ProgressRequest(_)) => requests.request_progress().await,
                     None => {}
