@@ -149,7 +149,8 @@ fn compose_members_resolve() {
     for (name, service) in services {
         let name = name.as_str().expect("service name");
         let vars = string_env(&service["environment"]);
-        // cairn ignores bitnami's variable without a word.
+        // The image's entrypoint starts cairn without auth with it (and
+        // refuses to start without it or ETCD_ROOT_PASSWORD).
         assert_eq!(vars["ALLOW_NONE_AUTHENTICATION"], "yes");
         let config = print_config(&format!("docker-compose.yml {name}"), &vars);
         assert_eq!(resolved(&config, "name"), name);
@@ -199,6 +200,8 @@ fn kubernetes_members_resolve_and_manifests_agree() {
     for i in 0..replicas {
         let pod = format!("cairn-{i}");
         let mut vars = pod_env(env, &pod, "prod");
+        // Without it (or ETCD_ROOT_PASSWORD) the image does not start.
+        assert_eq!(vars["ALLOW_NONE_AUTHENTICATION"], "yes", "{pod}");
         // Only cairn sees the ETCD_* ones; POD_* are for expansion.
         vars.retain(|k, _| k.starts_with("ETCD_"));
         let config = print_config(&format!("statefulset.yaml {pod}"), &vars);

@@ -16,6 +16,11 @@
 //! The same cluster with deploy/docker-compose.tls.yml on top, and the
 //! certificates deploy/gen-certs makes, serves only clients with a
 //! certificate of its CA, over https, members talking over mutual TLS.
+//!
+//! The image takes bitnami/etcd's authentication variables, one member
+//! per case started with `docker run`: neither set, it refuses to start;
+//! `ETCD_ROOT_PASSWORD` makes root and enables auth, once;
+//! `ALLOW_NONE_AUTHENTICATION=yes` runs without auth.
 
 mod support;
 
@@ -30,6 +35,9 @@ use support::ports::{self, PortClaim};
 /// Projects and image tags this test creates start with this, followed by
 /// the pid of the test process that owns them.
 const PREFIX: &str = "cairntest";
+
+/// After the pid in the names of containers started with `docker run`.
+const RUN_TAG: &str = "run-";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -140,6 +148,25 @@ fn sweep_leftovers(program: &[String]) {
                 .arg(compose_file())
                 .args(["down", "-v", "--remove-orphans", "-t", "1"]),
         );
+    }
+    // Containers of the image's own test (`docker run`, no compose
+    // project), named `cairntest<pid>run-...`, with their volumes.
+    let containers = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={PREFIX}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    for name in text(&containers.stdout).lines() {
+        let ours = name
+            .strip_prefix(PREFIX)
+            .map(|rest| rest.trim_start_matches(|c: char| c.is_ascii_digit()))
+            .is_some_and(|rest| rest.starts_with(RUN_TAG));
+        if ours && owner_pid(name).is_some_and(|pid| !pid_alive(pid)) {
+            let _ = docker(&["rm", "--force", "--volumes", name]);
+        }
     }
     let images = docker(&[
         "images",
@@ -603,6 +630,213 @@ fn compose_tls_override_serves_only_clients_with_a_certificate() {
         sleep(Duration::from_secs(1));
     }
 
+    let problems = project.tear_down();
+    assert!(problems.is_empty(), "tear-down: {problems:?}");
+    let left = project.leftovers();
+    assert!(left.is_empty(), "left behind after tear-down: {left:?}");
+}
+
+/// A container started with `docker run`, removed with its volume when
+/// dropped.
+struct Container {
+    name: String,
+}
+
+impl Container {
+    /// `docker run --name <name> <args>`; the name is made from the
+    /// project's and `what`.
+    fn run(project: &Project, what: &str, args: &[&str]) -> (Container, Output) {
+        let container = Container {
+            name: format!("{}{RUN_TAG}{what}", project.name),
+        };
+        let mut all = vec!["run", "--name", &container.name];
+        all.extend_from_slice(args);
+        let out = docker(&all);
+        (container, out)
+    }
+
+    /// Everything the container wrote on stdout and stderr, every start.
+    fn logs(&self) -> String {
+        let out = docker(&["logs", &self.name]);
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "--force", "--volumes", &self.name]);
+    }
+}
+
+/// The image gives bitnami/etcd's authentication variables their meaning,
+/// so `docker run` lines written for that image work with this one:
+/// neither set, the container refuses to start with bitnami's message;
+/// `ETCD_ROOT_PASSWORD` makes the user root and enables auth at the first
+/// start, and a restart keeps it without setting up again;
+/// `ALLOW_NONE_AUTHENTICATION=yes` runs without auth.
+#[test]
+fn image_takes_bitnamis_authentication_variables() {
+    let mut project = Project::new(None);
+    project.build_image();
+    let image = project.image.clone();
+
+    let (refused, out) = Container::run(&project, "neither", &[&image]);
+    assert!(!out.status.success(), "started with neither variable set");
+    assert!(
+        text(&out.stderr).contains(
+            "The ETCD_ROOT_PASSWORD environment variable is empty or not set. Set the \
+             environment variable ALLOW_NONE_AUTHENTICATION=yes to allow a blank password."
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    drop(refused);
+
+    let password = "Root-pw-4-cairn";
+    let published = |i: usize| format!("127.0.0.1:{}:2379", project.ports[i - 1].port);
+    let advertised =
+        |i: usize| format!("ETCD_ADVERTISE_CLIENT_URLS=http://{}", project.endpoint(i));
+    let root = format!("--user=root:{password}");
+    let (with_auth, out) = Container::run(
+        &project,
+        "root-password",
+        &[
+            "-d",
+            "-p",
+            &published(1),
+            "-e",
+            &format!("ETCD_ROOT_PASSWORD={password}"),
+            "-e",
+            &advertised(1),
+            &image,
+        ],
+    );
+    assert!(out.status.success(), "docker run: {}", text(&out.stderr));
+    let endpoint = project.endpoint(1);
+    let as_root = |args: &[&str]| {
+        let mut all = vec![root.as_str()];
+        all.extend_from_slice(args);
+        ctl(&endpoint, &all)
+    };
+    // A client with a user is served before auth is on too (etcd's
+    // clients go on without a token then): wait for the anonymous refusal.
+    eventually("auth enabled", Duration::from_secs(60), || {
+        let out = ctl(&endpoint, &["get", "greeting"]);
+        if text(&out.stderr).contains("etcdserver: user name is empty") {
+            Ok(())
+        } else {
+            Err(format!("{}{}", text(&out.stdout), text(&out.stderr)))
+        }
+    });
+    let put = as_root(&["put", "greeting", "hello"]);
+    assert!(put.status.success(), "put as root: {}", text(&put.stderr));
+    let authenticated = |when: &str| {
+        let got = as_root(&["get", "greeting"]);
+        assert_eq!(
+            text(&got.stdout),
+            "greeting\nhello\n",
+            "{when}: {}",
+            text(&got.stderr)
+        );
+        let anonymous = ctl(&endpoint, &["get", "greeting"]);
+        assert!(!anonymous.status.success(), "{when}: served anonymously");
+        assert!(
+            text(&anonymous.stderr).contains("etcdserver: user name is empty"),
+            "{when}: {}",
+            text(&anonymous.stderr)
+        );
+        let roles = as_root(&["user", "get", "root"]);
+        assert!(
+            text(&roles.stdout).contains("Roles: root"),
+            "{when}: {roles:?}"
+        );
+    };
+    authenticated("first start");
+    // Stopped with SIGTERM, which the entrypoint (process 1 while it set
+    // up auth) passes on: cairn stops cleanly, well before docker's kill.
+    let stopped = docker(&["stop", "-t", "20", &with_auth.name]);
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", &with_auth.name]);
+    assert_eq!(
+        text(&code.stdout).trim(),
+        "0",
+        "exit status after docker stop"
+    );
+    let started = docker(&["start", &with_auth.name]);
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    eventually(
+        "a get as root after the restart",
+        Duration::from_secs(60),
+        || {
+            let out = as_root(&["get", "greeting"]);
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(text(&out.stderr))
+            }
+        },
+    );
+    authenticated("after the restart");
+    let logs = with_auth.logs();
+    assert_eq!(
+        logs.matches("setting up authentication").count(),
+        1,
+        "set up once, at the first start only:\n{logs}"
+    );
+    assert!(
+        logs.contains("enabled authentication"),
+        "no word of the set-up:\n{logs}"
+    );
+    assert!(
+        !logs.contains(password),
+        "the password is in the logs:\n{logs}"
+    );
+    drop(with_auth);
+
+    let (without_auth, out) = Container::run(
+        &project,
+        "none",
+        &[
+            "-d",
+            "-p",
+            &published(2),
+            "-e",
+            "ALLOW_NONE_AUTHENTICATION=yes",
+            "-e",
+            &advertised(2),
+            &image,
+        ],
+    );
+    assert!(out.status.success(), "docker run: {}", text(&out.stderr));
+    let open = project.endpoint(2);
+    eventually("an anonymous put", Duration::from_secs(60), || {
+        let out = ctl(&open, &["put", "greeting", "hello"]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(text(&out.stderr))
+        }
+    });
+    assert_eq!(ctl_ok(&open, &["get", "greeting"]), "greeting\nhello\n");
+    assert!(
+        ctl_ok(&open, &["auth", "status"]).contains("Authentication Status: false"),
+        "auth is on"
+    );
+    let logs = without_auth.logs();
+    assert!(
+        logs.contains("ALLOW_NONE_AUTHENTICATION=yes"),
+        "no warning:\n{logs}"
+    );
+    drop(without_auth);
+
+    let left = docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("name={}{RUN_TAG}", project.name),
+    ]);
+    assert_eq!(text(&left.stdout), "", "containers left behind");
     let problems = project.tear_down();
     assert!(problems.is_empty(), "tear-down: {problems:?}");
     let left = project.leftovers();
