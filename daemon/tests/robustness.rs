@@ -9,9 +9,12 @@
 //!   the revision checks across keys.
 //! * `robustness/watch.rs`: watch guarantees, the end state.
 //! * `robustness/proxy.rs`: the fault-injecting TCP proxy on peer links.
+//! * `robustness/auth.rs`: the auth batch's users, prober and checks.
 
 mod support;
 
+#[path = "robustness/auth.rs"]
+mod auth;
 #[path = "robustness/history.rs"]
 mod history;
 #[path = "robustness/linearize.rs"]
@@ -30,6 +33,8 @@ use run::{RunConfig, RunReport};
 /// Runs in the CI batch unless `ROBUSTNESS_RUNS` says otherwise (or
 /// `ROBUSTNESS_MINUTES` ends it sooner).
 const CI_RUNS: u64 = 10;
+/// Runs in the auth batch, likewise: one per token kind.
+const AUTH_RUNS: u64 = 3;
 /// Seconds of traffic and faults per run unless `ROBUSTNESS_SECONDS` says
 /// otherwise.
 const CI_SECONDS: u64 = 12;
@@ -42,14 +47,14 @@ fn env_u64(name: &str) -> Option<u64> {
     )
 }
 
-/// The seeds of the batch: `ROBUSTNESS_SEED` alone, or `ROBUSTNESS_RUNS`
-/// seeds from `ROBUSTNESS_BASE_SEED` (default: the clock, so every CI run
-/// tries new ones; each seed is printed).
-fn seeds() -> Vec<u64> {
+/// The seeds of a batch: `ROBUSTNESS_SEED` alone, or `ROBUSTNESS_RUNS`
+/// (default `runs`) seeds from `ROBUSTNESS_BASE_SEED` (default: the clock,
+/// so every CI run tries new ones; each seed is printed).
+fn seeds(runs: u64) -> Vec<u64> {
     if let Some(seed) = env_u64("ROBUSTNESS_SEED") {
         return vec![seed];
     }
-    let runs = env_u64("ROBUSTNESS_RUNS").unwrap_or(CI_RUNS);
+    let runs = env_u64("ROBUSTNESS_RUNS").unwrap_or(runs);
     let base = env_u64("ROBUSTNESS_BASE_SEED").unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -82,8 +87,23 @@ fn describe(report: &RunReport, cfg: &RunConfig) -> String {
 /// replay it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomized_batch() {
+    batch(CI_RUNS, |_| None).await;
+}
+
+/// The auth batch: the same runs with auth on (simple tokens, simple
+/// tokens with a 2 s TTL, or JWTs, by seed), the workload logged in,
+/// root changing a writer's role, and callers without the right probing
+/// all the while; on top of every check of the CI batch, nothing
+/// unauthorised is ever answered or seen (`robustness/auth.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_batch() {
+    batch(AUTH_RUNS, |seed| Some(auth::AuthMode::of_seed(seed))).await;
+}
+
+/// Runs a batch of seeds, `auth` saying how each uses auth.
+async fn batch(runs: u64, auth: fn(u64) -> Option<auth::AuthMode>) {
     let mut failed = Vec::new();
-    let mut seeds = seeds();
+    let mut seeds = seeds(runs);
     // ROBUSTNESS_MINUTES: start no run after this long (a long run that
     // must end by a deadline).
     let budget = env_u64("ROBUSTNESS_MINUTES").map(|m| Duration::from_secs(m * 60));
@@ -99,6 +119,7 @@ async fn randomized_batch() {
             traffic: traffic(),
             planted_bug: None,
             members: None,
+            auth: auth(seed),
         };
         let report = run::run(&cfg).await;
         eprintln!("robustness: {}", describe(&report, &cfg));
@@ -136,6 +157,7 @@ async fn planted_bug_is_caught(bug: &'static str, expected: &[&str]) {
             traffic: traffic(),
             planted_bug: Some(bug),
             members: Some(3),
+            auth: None,
         };
         let report = run::run(&cfg).await;
         eprintln!("planted {bug}: {}", describe(&report, &cfg));

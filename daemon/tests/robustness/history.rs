@@ -201,6 +201,71 @@ pub struct RevisionSample {
     pub rev: i64,
 }
 
+/// Who an auth probe was sent as (auth runs, see `auth.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// No token, and no client certificate.
+    Nobody,
+    /// No token, a client certificate whose common name names no user.
+    Ghost,
+    /// A token no login handed out.
+    MadeUp,
+    /// A user with no role.
+    NoRoles,
+    /// A user who may read `k0`..`k2` and nothing else.
+    ReadOnly,
+}
+
+/// How an auth probe came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Got {
+    /// Refused with this status.
+    Refused(tonic::Code, String),
+    /// A watch cancelled at its creation with this reason, no event sent.
+    Cancelled(String),
+    /// Answered: what came back.
+    Answered(String),
+    /// No verdict: a timeout, a lost connection, no leader.
+    Unknown(String),
+}
+
+/// A request its caller has no right to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub caller: Caller,
+    pub member: usize,
+    pub call: u64,
+    pub ret: u64,
+    /// What was asked.
+    pub what: String,
+    /// A watch (refused by a cancellation, not a status).
+    pub watch: bool,
+    /// The value the request would have written, if it writes.
+    pub value: Option<String>,
+    pub got: Got,
+}
+
+/// Root granting or revoking the flipping writer's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flip {
+    /// The role's state the change leads to.
+    pub granted: bool,
+    /// When the first attempt was sent.
+    pub call: u64,
+    /// When an attempt was acknowledged; `None` if none was before the
+    /// run ended.
+    pub ack: Option<u64>,
+}
+
+/// A key put with a lease that callers without the right to write it
+/// then tried to revoke: it must outlive the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedKey {
+    pub lease: i64,
+    pub key: String,
+    pub value: String,
+}
+
 /// Everything one run recorded.
 #[derive(Debug, Clone, Default)]
 pub struct History {
@@ -209,6 +274,15 @@ pub struct History {
     pub samples: Vec<RevisionSample>,
     /// Each member's (revision, HashKV) at the end, once traffic stopped.
     pub final_hashes: Vec<(usize, i64, u32)>,
+    /// Auth runs: the requests that had to be refused.
+    pub probes: Vec<Probe>,
+    /// Auth runs: the changes of the flipping writer's role.
+    pub flips: Vec<Flip>,
+    /// Auth runs: the keys attached to the leases probes tried to revoke.
+    pub leased: Vec<LeasedKey>,
+    /// Auth runs: every key of the store at the end, as root reads it
+    /// (`None` if that read failed).
+    pub final_scan: Option<Vec<Kv>>,
 }
 
 impl fmt::Display for History {
@@ -232,6 +306,18 @@ impl fmt::Display for History {
         }
         for h in &self.final_hashes {
             writeln!(f, "final member={} rev={} hash={:08x}", h.0, h.1, h.2)?;
+        }
+        for p in &self.probes {
+            writeln!(f, "{p:?}")?;
+        }
+        for flip in &self.flips {
+            writeln!(f, "{flip:?}")?;
+        }
+        for l in &self.leased {
+            writeln!(f, "{l:?}")?;
+        }
+        for kv in self.final_scan.iter().flatten() {
+            writeln!(f, "final scan {kv:?}")?;
         }
         Ok(())
     }

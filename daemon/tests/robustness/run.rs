@@ -35,7 +35,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tonic::transport::Channel;
 
-use super::history::{Event, History, Kv, Op, Outcome, Request, Response, RevisionSample, Watch};
+use super::auth::{self, AuthMode, Session, Token};
+use super::history::{
+    Event, Flip, History, Kv, LeasedKey, Op, Outcome, Probe, Request, Response, RevisionSample,
+    Watch,
+};
 use super::linearize::{self, Violation};
 use super::proxy::{Link, Proxy};
 use super::support::Server;
@@ -46,7 +50,7 @@ use super::watch as watch_check;
 /// The keys clients fight over: few, so calls on one key overlap.
 const KEYS: usize = 6;
 /// A call not answered within this is of unknown outcome.
-const CALL_TIMEOUT: Duration = Duration::from_secs(4);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long a member may take to come back after a restart.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the end phase waits for agreement on a leader before looking
@@ -78,6 +82,8 @@ pub struct RunConfig {
     pub planted_bug: Option<&'static str>,
     /// Cluster size; `None`: from the seed (3, or 1 in a fifth of runs).
     pub members: Option<usize>,
+    /// Auth on, with users, roles and the prober (`auth.rs`).
+    pub auth: Option<AuthMode>,
 }
 
 /// What a run did and found.
@@ -87,6 +93,10 @@ pub struct RunReport {
     pub members: usize,
     /// TLS on both ports (odd seeds).
     pub tls: bool,
+    pub auth: Option<AuthMode>,
+    /// Auth runs: probes (refused as etcd refuses, of unknown outcome)
+    /// and role changes.
+    pub probes: (usize, usize, usize),
     pub faults: Vec<String>,
     pub ops: usize,
     pub ok: usize,
@@ -106,8 +116,15 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn summary(&self) -> String {
+        let auth = match self.auth {
+            None => String::new(),
+            Some(mode) => format!(
+                ", auth with {mode}: {} probes refused, {} of unknown outcome, {} role changes",
+                self.probes.0, self.probes.1, self.probes.2
+            ),
+        };
         format!(
-            "seed {} ({} members{}, phases {:.0?} s, peer connections {:?}): {} calls ({} ok, {} unknown), {} watch events, faults [{}], {} violations, {} undecided keys",
+            "seed {} ({} members{}{auth}, phases {:.0?} s, peer connections {:?}): {} calls ({} ok, {} unknown), {} watch events, faults [{}], {} violations, {} undecided keys",
             self.seed,
             self.members,
             if self.tls { ", TLS on both ports" } else { "" },
@@ -126,22 +143,26 @@ impl RunReport {
 
 /// The run's clock: nanoseconds since it started.
 #[derive(Debug, Clone, Copy)]
-struct Clock(Instant);
+pub struct Clock(Instant);
 
 impl Clock {
-    fn now(self) -> u64 {
+    pub fn now(self) -> u64 {
         self.0.elapsed().as_nanos() as u64
     }
 }
 
 /// What clients and watchers share while the run lasts.
 #[derive(Debug)]
-struct Recorder {
-    clock: Clock,
-    ops: Mutex<Vec<Op>>,
+pub struct Recorder {
+    pub clock: Clock,
+    pub ops: Mutex<Vec<Op>>,
     watches: Mutex<Vec<Watch>>,
     samples: Mutex<Vec<RevisionSample>>,
-    stop: AtomicBool,
+    /// Auth runs: what the prober and root's role changes did.
+    pub probes: Mutex<Vec<Probe>>,
+    pub flips: Mutex<Vec<Flip>>,
+    pub leased: Mutex<Vec<LeasedKey>>,
+    pub stop: AtomicBool,
     /// Set once the final revision is known: watches then ask for progress
     /// and end.
     watch_stop: AtomicBool,
@@ -159,7 +180,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn note_rev(&self, rev: i64) {
+    pub fn note_rev(&self, rev: i64) {
         self.seen_rev.fetch_max(rev, Ordering::Relaxed);
     }
 }
@@ -222,8 +243,14 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
     // Odd seeds run with TLS on both ports (mutual, as production does):
     // the proxy forwards bytes, so its faults hit TLS streams the same.
     let tls = cfg.seed % 2 == 1;
+    let mut extra = vec![format!("--snapshot-count={snapshot_count}")];
+    // Auth runs: the JWT keys live as long as the run.
+    let auth_dir = tempfile::tempdir().expect("a temp dir");
+    if let Some(mode) = cfg.auth {
+        extra.extend(mode.flags(auth_dir.path()));
+    }
     let opts = Options {
-        extra: vec![format!("--snapshot-count={snapshot_count}")],
+        extra,
         advertise_ports: Some(claims.iter().map(|c| c.port).collect()),
         env: member_env,
         on_spawn: Some(on_spawn),
@@ -235,12 +262,22 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
     let mut cluster = Cluster::start_opts(Server::Cairn, members, opts).await;
     phases[0] = began.elapsed().as_secs_f64();
     let channels: Vec<Channel> = (0..members).map(|i| channel(&cluster, i)).collect();
+    let mut problems: Vec<Violation> = Vec::new();
+    let on = cfg.auth.is_some();
+    if on {
+        if let Err(e) = auth::set_up(&channels[0]).await {
+            problems.push(Violation::new("liveness", e));
+        }
+    }
 
     let rec = Arc::new(Recorder {
         clock: Clock(Instant::now()),
         ops: Mutex::new(Vec::new()),
         watches: Mutex::new(Vec::new()),
         samples: Mutex::new(Vec::new()),
+        probes: Mutex::new(Vec::new()),
+        flips: Mutex::new(Vec::new()),
+        leased: Mutex::new(Vec::new()),
         stop: AtomicBool::new(false),
         watch_stop: AtomicBool::new(false),
         open_watches: AtomicUsize::new(0),
@@ -249,6 +286,11 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         compact_rev: AtomicI64::new(0),
     });
     let clients = 4;
+    assert_eq!(
+        (auth::BOB_CLIENT, auth::FIRST_PROBER_CLIENT),
+        (clients - 1, clients + 2),
+        "auth.rs numbers the clients so"
+    );
     let mut tasks = Vec::new();
     // A watch over the whole keyspace from revision 1, resumed on another
     // member when its stream breaks: the complete log of writes.
@@ -257,13 +299,20 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         channels.clone(),
         Arc::clone(&rec),
         clients,
+        Session::of(on, auth::ALICE),
     )));
     for c in 0..clients {
+        let user = if c == auth::BOB_CLIENT {
+            auth::BOB
+        } else {
+            auth::ALICE
+        };
         tasks.push(tokio::spawn(client(
             c,
             channels.clone(),
             Arc::clone(&rec),
             rng.random(),
+            Session::of(on, user),
         )));
     }
     tasks.push(tokio::spawn(watch_opener(
@@ -271,16 +320,35 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         channels.clone(),
         Arc::clone(&rec),
         rng.random(),
+        Session::of(on, auth::ALICE),
     )));
     tasks.push(tokio::spawn(sampler(channels.clone(), Arc::clone(&rec))));
+    if on {
+        // Drawn after the others, so a seed's workload is the same with
+        // auth and without.
+        for p in 0..auth::PROBERS {
+            tasks.push(tokio::spawn(auth::prober(
+                p,
+                channels.clone(),
+                auth::ghost_channels(&cluster),
+                Arc::clone(&rec),
+                rng.random(),
+            )));
+        }
+        tasks.push(tokio::spawn(auth::flipper(
+            channels.clone(),
+            Arc::clone(&rec),
+            rng.random(),
+        )));
+    }
 
     // Faults until the traffic time is over; members a fail point crashed
     // come back (without their fail points).
     let until = Instant::now() + cfg.traffic;
-    let mut problems: Vec<Violation> = Vec::new();
+    let mut root = Session::of(on, auth::ROOT);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     while Instant::now() < until {
-        let fault = inject(&mut cluster, &proxy, &mut rng, &env, &channels).await;
+        let fault = inject(&mut cluster, &proxy, &mut rng, &env, &channels, &mut root).await;
         match fault {
             Ok(f) => faults.push(format!("{:.1}s {f}", rec.clock.now() as f64 / 1e9)),
             Err(e) => problems.push(Violation::new("liveness", e)),
@@ -302,7 +370,16 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
     // The end: every member up, final reads, watches caught up, hashes.
     phases[1] = began.elapsed().as_secs_f64() - phases[0];
     let mut final_kvs = BTreeMap::new();
-    let final_rev = match finish(&mut cluster, &channels, &rec, clients, &env, &mut final_kvs).await
+    let final_rev = match finish(
+        &mut cluster,
+        &channels,
+        &rec,
+        clients,
+        &env,
+        &mut final_kvs,
+        &mut root,
+    )
+    .await
     {
         Ok(rev) => rev,
         Err(e) => {
@@ -310,6 +387,13 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
             0
         }
     };
+    let mut final_scan = None;
+    if on && final_rev > 0 {
+        match auth::final_scan(&channels[0]).await {
+            Ok(scan) => final_scan = Some(scan),
+            Err(e) => problems.push(Violation::new("liveness", e)),
+        }
+    }
     phases[2] = began.elapsed().as_secs_f64() - phases[..2].iter().sum::<f64>();
     rec.watch_stop.store(true, Ordering::Relaxed);
     let waiting = Instant::now();
@@ -324,16 +408,20 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         watches: std::mem::take(&mut *rec.watches.lock().expect("watches")),
         samples: std::mem::take(&mut *rec.samples.lock().expect("samples")),
         final_hashes: Vec::new(),
+        probes: std::mem::take(&mut *rec.probes.lock().expect("probes")),
+        flips: std::mem::take(&mut *rec.flips.lock().expect("flips")),
+        leased: std::mem::take(&mut *rec.leased.lock().expect("leased")),
+        final_scan,
     };
     if final_rev > 0 {
-        match final_hashes(&cluster, final_rev).await {
+        match final_hashes(&cluster, final_rev, on).await {
             Ok(h) => history.final_hashes = h,
             Err(e) => problems.push(Violation::new("liveness", e)),
         }
     }
 
     phases[3] = began.elapsed().as_secs_f64() - phases[..3].iter().sum::<f64>();
-    let (violations, undecided) = check(&mut history, &final_kvs, final_rev, problems);
+    let (violations, undecided) = check(&mut history, &final_kvs, final_rev, problems, on);
     phases[4] = began.elapsed().as_secs_f64() - phases[..4].iter().sum::<f64>();
     let ops = history.ops.len();
     let ok = history
@@ -347,10 +435,13 @@ pub async fn run(cfg: &RunConfig) -> RunReport {
         .filter(|o| matches!(o.outcome, Outcome::Unknown(_)))
         .count();
     let watch_events = history.watches.iter().map(|w| w.events.len()).sum();
+    let (refused, unsure) = auth::probe_counts(&history);
     let mut report = RunReport {
         seed: cfg.seed,
         members,
         tls,
+        auth: cfg.auth,
+        probes: (refused, unsure, history.flips.len()),
         faults,
         ops,
         ok,
@@ -376,6 +467,7 @@ fn check(
     final_kvs: &BTreeMap<String, Option<Kv>>,
     final_rev: i64,
     mut out: Vec<Violation>,
+    auth_on: bool,
 ) -> (Vec<Violation>, usize) {
     let (log, v) = watch_check::check_watches(history);
     out.extend(v);
@@ -401,6 +493,10 @@ fn check(
     out.extend(linearize::check_revisions(history));
     out.extend(linearize::check_serializable(history));
     out.extend(watch_check::check_final(history, final_kvs, &log));
+    if auth_on {
+        let finals: Vec<Kv> = final_kvs.values().flatten().cloned().collect();
+        out.extend(auth::check(history, &finals));
+    }
     (out, undecided)
 }
 
@@ -438,9 +534,10 @@ pub fn replay_command(cfg: &RunConfig) -> String {
         "ROBUSTNESS_SEED={} ROBUSTNESS_SECONDS={} cargo nextest run -p cairn --features failpoints,planted-bugs --test robustness {}",
         cfg.seed,
         cfg.traffic.as_secs(),
-        match cfg.planted_bug {
-            Some(bug) => format!("planted_{}_is_caught", bug.replace('-', "_")),
-            None => "randomized_batch".to_owned(),
+        match (cfg.planted_bug, cfg.auth) {
+            (Some(bug), _) => format!("planted_{}_is_caught", bug.replace('-', "_")),
+            (None, Some(_)) => "auth_batch".to_owned(),
+            (None, None) => "randomized_batch".to_owned(),
         }
     )
 }
@@ -452,7 +549,7 @@ fn channel(cluster: &Cluster, i: usize) -> Channel {
         .connect_lazy()
 }
 
-fn bytes(s: &str) -> Vec<u8> {
+pub fn bytes(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
@@ -460,7 +557,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn to_kv(kv: &mvccpb::KeyValue) -> Kv {
+pub fn to_kv(kv: &mvccpb::KeyValue) -> Kv {
     Kv {
         key: text(&kv.key),
         value: text(&kv.value),
@@ -477,9 +574,14 @@ fn write_outcome(status: &tonic::Status) -> Outcome {
     use tonic::Code;
     let never_sent = status.code() == Code::Unavailable && never_connected(status);
     match status.code() {
-        Code::InvalidArgument | Code::NotFound | Code::OutOfRange | Code::FailedPrecondition => {
-            Outcome::Failed(status.message().to_owned())
-        }
+        // Auth refusals too: a token refused before the request was
+        // proposed, permissions checked when it was applied.
+        Code::InvalidArgument
+        | Code::NotFound
+        | Code::OutOfRange
+        | Code::FailedPrecondition
+        | Code::Unauthenticated
+        | Code::PermissionDenied => Outcome::Failed(status.message().to_owned()),
         _ if never_sent => Outcome::Failed(format!("not connected: {}", status.message())),
         _ => Outcome::Unknown(format!("{:?}: {}", status.code(), status.message())),
     }
@@ -499,13 +601,26 @@ fn never_connected(status: &tonic::Status) -> bool {
 
 /// One client: a random mix of calls on one member, moving to the next
 /// member after a call of unknown outcome.
-async fn client(id: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64) {
+async fn client(
+    id: usize,
+    channels: Vec<Channel>,
+    rec: Arc<Recorder>,
+    seed: u64,
+    mut session: Session,
+) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut member = id % channels.len();
     let mut seq = 0u64;
     let mut lease: i64 = 0;
     let mut last_seen: BTreeMap<String, Option<String>> = BTreeMap::new();
     while !rec.stop.load(Ordering::Relaxed) {
+        // Auth runs: log in (again) where there is no token; a login that
+        // fails is no call, so the client just moves on.
+        let Ok(token) = session.token(&channels[member]).await else {
+            member = (member + 1) % channels.len();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
         seq += 1;
         let key = format!("k{}", rng.random_range(0..KEYS));
         let value = format!("c{id}-{seq}");
@@ -531,7 +646,7 @@ async fn client(id: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64
             }
             83..93 => {
                 if lease == 0 {
-                    lease = grant(&channels[member]).await.unwrap_or(0);
+                    lease = grant(&channels[member], &token).await.unwrap_or(0);
                     if lease == 0 {
                         continue;
                     }
@@ -557,11 +672,15 @@ async fn client(id: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64
         };
         let at = member;
         let call = rec.clock.now();
-        let outcome = tokio::time::timeout(CALL_TIMEOUT, send(&channels[member], &req)).await;
+        let outcome =
+            tokio::time::timeout(CALL_TIMEOUT, send(&channels[member], &token, &req)).await;
         let outcome = match outcome {
             Ok(o) => o,
             Err(_) => Outcome::Unknown("client timeout".into()),
         };
+        if let Outcome::Failed(m) | Outcome::Unknown(m) = &outcome {
+            session.note(m);
+        }
         let ret = (!matches!(outcome, Outcome::Unknown(_))).then(|| rec.clock.now());
         match &outcome {
             Outcome::Ok(resp) => {
@@ -613,8 +732,8 @@ async fn client(id: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64
     }
 }
 
-async fn grant(ch: &Channel) -> Option<i64> {
-    let mut c = LeaseClient::new(ch.clone());
+pub async fn grant(ch: &Channel, token: &Token) -> Option<i64> {
+    let mut c = LeaseClient::with_interceptor(ch.clone(), token.clone());
     let r = tokio::time::timeout(
         CALL_TIMEOUT,
         c.lease_grant(LeaseGrantRequest { ttl: 600, id: 0 }),
@@ -625,9 +744,9 @@ async fn grant(ch: &Channel) -> Option<i64> {
     Some(r.into_inner().id)
 }
 
-/// Sends one request and turns the answer into an outcome.
-async fn send(ch: &Channel, req: &Request) -> Outcome {
-    let mut kv = KvClient::new(ch.clone());
+/// Sends one request with `token` and turns the answer into an outcome.
+pub async fn send(ch: &Channel, token: &Token, req: &Request) -> Outcome {
+    let mut kv = KvClient::with_interceptor(ch.clone(), token.clone());
     match req {
         Request::Put { key, value, lease } => {
             match kv
@@ -734,7 +853,7 @@ async fn send(ch: &Channel, req: &Request) -> Outcome {
             }
         }
         Request::Revoke { lease } => {
-            let mut c = LeaseClient::new(ch.clone());
+            let mut c = LeaseClient::with_interceptor(ch.clone(), token.clone());
             match c.lease_revoke(LeaseRevokeRequest { id: *lease }).await {
                 Ok(r) => Outcome::Ok(Response::Revoke {
                     rev: header_rev(r.get_ref().header.as_ref()),
@@ -768,6 +887,7 @@ fn header_rev(h: Option<&cairn_proto::etcdserverpb::ResponseHeader>) -> i64 {
 /// that revision. Returns the recorded watch.
 async fn watch_once(
     ch: &Channel,
+    token: &Token,
     client: usize,
     member: usize,
     start_rev: i64,
@@ -794,7 +914,7 @@ async fn watch_once(
             request_union: Some(RequestUnion::CreateRequest(create)),
         })
         .await;
-    let mut c = WatchClient::new(ch.clone());
+    let mut c = WatchClient::with_interceptor(ch.clone(), token.clone());
     let opened = tokio::time::timeout(
         CALL_TIMEOUT,
         c.watch(tokio_stream::wrappers::ReceiverStream::new(rx)),
@@ -877,16 +997,27 @@ async fn watch_once(
 
 /// The watch from revision 1, resumed after the last event it saw on the
 /// next member whenever its stream breaks, until the run stops.
-async fn full_watch(channels: Vec<Channel>, rec: Arc<Recorder>, client: usize) {
+async fn full_watch(
+    channels: Vec<Channel>,
+    rec: Arc<Recorder>,
+    client: usize,
+    mut session: Session,
+) {
     let mut start = 1;
     let mut member = 0;
     let deadline = Duration::from_secs(30);
     let begun = Instant::now();
     loop {
-        let w = watch_once(&channels[member], client, member, start, &rec).await;
-        let done = w.error.is_none();
-        start = w.events.last().map_or(start, |e| e.rev + 1);
-        rec.watches.lock().expect("watches").push(w);
+        let mut done = false;
+        if let Ok(token) = session.token(&channels[member]).await {
+            let w = watch_once(&channels[member], &token, client, member, start, &rec).await;
+            done = w.error.is_none();
+            if w.error.as_deref().is_some_and(auth::refused_watch) {
+                session.forget();
+            }
+            start = w.events.last().map_or(start, |e| e.rev + 1);
+            rec.watches.lock().expect("watches").push(w);
+        }
         if done || (rec.watch_stop.load(Ordering::Relaxed) && begun.elapsed() > deadline) {
             rec.open_watches.fetch_sub(1, Ordering::Relaxed);
             return;
@@ -896,8 +1027,15 @@ async fn full_watch(channels: Vec<Channel>, rec: Arc<Recorder>, client: usize) {
     }
 }
 
-/// Opens watches at random recent revisions on random members.
-async fn watch_opener(client: usize, channels: Vec<Channel>, rec: Arc<Recorder>, seed: u64) {
+/// Opens watches at random recent revisions on random members, each
+/// logging in afresh in auth runs.
+async fn watch_opener(
+    client: usize,
+    channels: Vec<Channel>,
+    rec: Arc<Recorder>,
+    seed: u64,
+    session: Session,
+) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     while !rec.stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(rng.random_range(500..1500))).await;
@@ -909,10 +1047,13 @@ async fn watch_opener(client: usize, channels: Vec<Channel>, rec: Arc<Recorder>,
             (rec.seen_rev.load(Ordering::Relaxed) - rng.random_range(0..50)).max(1)
         };
         let (ch, rec) = (channels[member].clone(), Arc::clone(&rec));
+        let mut session = session.clone();
         rec.open_watches.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let w = watch_once(&ch, client, member, start, &rec).await;
-            rec.watches.lock().expect("watches").push(w);
+            if let Ok(token) = session.token(&ch).await {
+                let w = watch_once(&ch, &token, client, member, start, &rec).await;
+                rec.watches.lock().expect("watches").push(w);
+            }
             rec.open_watches.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -1011,6 +1152,7 @@ async fn inject(
     rng: &mut ChaCha8Rng,
     env: &[(String, String)],
     channels: &[Channel],
+    root: &mut Session,
 ) -> Result<String, String> {
     let n = cluster.size();
     let leader = current_leader(cluster).await;
@@ -1139,13 +1281,20 @@ async fn inject(
                 return Ok("move-leader: no leader, skipped".into());
             };
             let to = pick_follower(rng);
-            let mut c = MaintenanceClient::new(channels[l].clone());
+            let token = match root.token(&channels[l]).await {
+                Ok(t) => t,
+                Err(e) => return Ok(format!("move-leader {l} -> {to}: {e}, skipped")),
+            };
+            let mut c = MaintenanceClient::with_interceptor(channels[l].clone(), token);
             let target = cluster.member_id(to);
             let r = tokio::time::timeout(
                 CALL_TIMEOUT,
                 c.move_leader(MoveLeaderRequest { target_id: target }),
             )
             .await;
+            if let Ok(Err(e)) = &r {
+                root.note(e.message());
+            }
             Ok(format!(
                 "move-leader {l} -> {to}: {}",
                 match r {
@@ -1169,6 +1318,7 @@ async fn finish(
     client: usize,
     env: &[(String, String)],
     final_kvs: &mut BTreeMap<String, Option<Kv>>,
+    root: &mut Session,
 ) -> Result<i64, String> {
     for i in 0..cluster.size() {
         if !cluster.running().contains(&i) {
@@ -1199,11 +1349,17 @@ async fn finish(
         for _ in 0..10 {
             restart_exited(cluster, env).await?;
             call = rec.clock.now();
-            outcome = tokio::time::timeout(CALL_TIMEOUT, send(&channels[0], &req))
-                .await
-                .unwrap_or(Outcome::Failed("timeout".into()));
+            outcome = match root.token(&channels[0]).await {
+                Ok(token) => tokio::time::timeout(CALL_TIMEOUT, send(&channels[0], &token, &req))
+                    .await
+                    .unwrap_or(Outcome::Failed("timeout".into())),
+                Err(e) => Outcome::Failed(e),
+            };
             if matches!(outcome, Outcome::Ok(_)) {
                 break;
+            }
+            if let Outcome::Failed(m) | Outcome::Unknown(m) = &outcome {
+                root.note(m);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -1265,12 +1421,22 @@ async fn restart_exited(cluster: &mut Cluster, env: &[(String, String)]) -> Resu
 /// (by etcd too); then each member hashes its current revision instead,
 /// asked again until they all answer for the same one, so the check still
 /// compares equal states and can catch them differing.
-async fn final_hashes(cluster: &Cluster, rev: i64) -> Result<Vec<(usize, i64, u32)>, String> {
+async fn final_hashes(
+    cluster: &Cluster,
+    rev: i64,
+    auth_on: bool,
+) -> Result<Vec<(usize, i64, u32)>, String> {
     let mut out = Vec::new();
     for _ in 0..20 {
         out.clear();
         for i in 0..cluster.size() {
-            let mut maintenance = MaintenanceClient::new(cluster.channel(i).await?);
+            let ch = cluster.channel(i).await?;
+            // HashKV needs the root role in auth runs.
+            let token = Session::of(auth_on, auth::ROOT)
+                .token(&ch)
+                .await
+                .map_err(|e| format!("member {i}: {e}"))?;
+            let mut maintenance = MaintenanceClient::with_interceptor(ch, token);
             let (at, r) = match maintenance.hash_kv(HashKvRequest { revision: rev }).await {
                 Ok(r) => (rev, r.into_inner()),
                 Err(e) if e.message().contains("compacted") => {
