@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tonic::metadata::MetadataMap;
 
-use super::auth::resolve;
+use super::auth::{has_token, resolve};
 use super::state::Shared;
 use super::tls::ClientIdentity;
 
@@ -159,8 +159,7 @@ async fn admin(
     metadata: MetadataMap,
     identity: Option<ClientIdentity>,
 ) -> Result<(), tonic::Status> {
-    let has_token = metadata.contains_key("token") || metadata.contains_key("authorization");
-    if !shared.auth().enabled() && !has_token {
+    if !shared.auth().enabled() && !has_token(&metadata) {
         return Ok(());
     }
     let who = resolve(shared, &metadata, identity.as_ref()).await?;

@@ -112,7 +112,7 @@ fn requester_of(
 }
 
 /// Whether `metadata` carries a token.
-fn has_token(metadata: &MetadataMap) -> bool {
+pub(super) fn has_token(metadata: &MetadataMap) -> bool {
     TOKEN_KEYS.iter().any(|k| metadata.contains_key(*k))
 }
 
