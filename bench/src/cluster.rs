@@ -94,6 +94,10 @@ pub struct Cluster {
     members: Vec<Member>,
     /// TLS on both ports, client certificates required.
     tls: Option<TlsFiles>,
+    /// More server flags, given to every member (`--auth-token`).
+    flags: Vec<String>,
+    /// `name:password` cairnctl logs in with (`--user`), once auth is on.
+    user: Option<String>,
 }
 
 /// A port nobody listens on now.
@@ -102,14 +106,15 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Cluster {
-    /// Starts `size` members as a new cluster under `dir` and waits until
-    /// they have a leader.
+    /// Starts `size` members as a new cluster under `dir`, each with
+    /// `flags` besides its own, and waits until they have a leader.
     pub fn start(
         kind: Kind,
         size: usize,
         bins: &Binaries,
         dir: &Path,
         tls: Option<&TlsFiles>,
+        flags: &[String],
     ) -> anyhow::Result<Cluster> {
         let mut cluster = Cluster {
             kind,
@@ -117,6 +122,8 @@ impl Cluster {
             dir: dir.join(kind.label()),
             members: Vec::new(),
             tls: tls.cloned(),
+            flags: flags.to_vec(),
+            user: None,
         };
         for i in 0..size {
             cluster.members.push(Member {
@@ -170,6 +177,7 @@ impl Cluster {
             .arg("--initial-cluster-token=bench")
             .arg("--log-level=warn")
             .args(tls_flags)
+            .args(&self.flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -208,12 +216,19 @@ impl Cluster {
             .collect()
     }
 
+    /// Makes cairnctl log in as `user` (`name:password`) from now on, or
+    /// send no token.
+    pub fn set_user(&mut self, user: Option<String>) {
+        self.user = user;
+    }
+
     /// Runs cairnctl against `endpoints` with `args`; its stdout, or why it
     /// failed.
     pub fn ctl(&self, endpoints: &str, args: &[String]) -> anyhow::Result<String> {
         let out = Command::new(&self.bins.cairnctl)
             .arg(format!("--endpoints={endpoints}"))
             .args(self.tls.iter().flat_map(TlsFiles::ctl_flags))
+            .args(self.user.iter().map(|u| format!("--user={u}")))
             .args(args)
             .stdin(Stdio::null())
             .output()

@@ -9,6 +9,8 @@
 //! `--quick`) the big-store steps, once per server: one DeleteRange of
 //! 100,000 keys, a store of 1,000,000 keys of 256 bytes, a member
 //! restarting over it, and a new member catching up from a snapshot of it.
+//! `--tls` (`tls.rs`) and `--auth` (`auth.rs`) run both clusters that way,
+//! to be compared with a run without.
 //!
 //! Progress goes to stderr, the table to stdout. `scripts/bench-compare`
 //! builds what it needs and runs it; docs/benchmarks.md keeps the results.
@@ -16,6 +18,7 @@
 //! Owns: the workload matrix and the table. Must never: time anything but
 //! whole steps (latencies are cairnctl bench's, measured per request).
 
+mod auth;
 mod cluster;
 mod tls;
 
@@ -45,6 +48,12 @@ struct Args {
     /// the cost of TLS
     #[arg(long)]
     tls: bool,
+    /// Auth enabled on both clusters with these tokens, every workload run
+    /// as a user with read-write on all keys (not root); compare with a
+    /// run without it for the cost of auth. The big store runs with auth
+    /// disabled again
+    #[arg(long, value_enum)]
+    auth: Option<auth::Mode>,
 }
 
 /// One row of the matrix: what cairnctl runs, on each cluster.
@@ -249,10 +258,24 @@ fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let auth = args
+        .auth
+        .map(|mode| auth::Auth::make(mode, &work.path().join("jwt")))
+        .transpose()?;
+    let flags = auth
+        .iter()
+        .flat_map(auth::Auth::server_flags)
+        .collect::<Vec<_>>();
     let mut clusters = [
-        Cluster::start(Kind::Cairn, 3, &bins, work.path(), tls.as_ref())?,
-        Cluster::start(Kind::Etcd, 3, &bins, work.path(), tls.as_ref())?,
+        Cluster::start(Kind::Cairn, 3, &bins, work.path(), tls.as_ref(), &flags)?,
+        Cluster::start(Kind::Etcd, 3, &bins, work.path(), tls.as_ref(), &flags)?,
     ];
+    if let Some(auth) = &auth {
+        bar.set_message("users, roles and auth enable on each cluster");
+        for c in &mut clusters {
+            auth.enable(c)?;
+        }
+    }
     bar.inc(2);
 
     let mut rows: Vec<(String, [Vec<Measure>; 2])> = Vec::new();
@@ -287,14 +310,25 @@ fn main() -> anyhow::Result<()> {
         if args.tls {
             println!("TLS on both ports of both clusters, client certificates required.\n");
         }
+        match &auth {
+            Some(auth) => println!("{}\n", auth.describe()),
+            None => println!("Auth disabled on both clusters.\n"),
+        }
         print!("{}", workload_table(&rows, args.rounds));
     });
 
     let mut failed = false;
     if !args.quick {
+        // The big store measures storage, not permission checks; and
+        // adding a member needs root.
+        if let Some(auth) = &auth {
+            for c in &mut clusters {
+                auth.disable(c)?;
+            }
+        }
         let timed = big_store(&mut clusters, &bar);
         failed = timed.iter().any(|t| t.cairn.is_err() || t.etcd.is_err());
-        bar.suspend(|| print!("{}", big_store_table(&timed)));
+        bar.suspend(|| print!("{}", big_store_table(&timed, auth.is_some())));
     }
     let peaks: Vec<[u64; 2]> = (0..3)
         .map(|i| [0, 1].map(|k| memory(clusters[k].pids()[i], "VmHWM")))
@@ -494,11 +528,16 @@ fn workload_table(rows: &[(String, [Vec<Measure>; 2])], rounds: usize) -> String
     out
 }
 
-fn big_store_table(timed: &[Timed]) -> String {
+fn big_store_table(timed: &[Timed], auth_disabled: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nBig store, once per server (seconds; cairn/etcd is etcd's time over cairn's, so above 1 is faster):\n"
+        "\nBig store, once per server{} (seconds; cairn/etcd is etcd's time over cairn's, so above 1 is faster):\n",
+        if auth_disabled {
+            ", auth disabled again first"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(out, "| step | etcd s | cairn s | cairn/etcd | notes |");
     let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
