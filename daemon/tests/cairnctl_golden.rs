@@ -944,8 +944,20 @@ async fn token_expiry(kind: Server) {
     std::thread::sleep(PAST_TOKEN_TTL);
     cluster.kill(0);
     let rest = format!("{},{}", cluster.client_url(1), cluster.client_url(2));
-    let out = Ctl::V3_5.run(&rest, &[root, "put", "/w", "after"], None);
-    assert!(out.status.success(), "put after the kill: {out:?}");
+    // Member 0 may have led: until the others elect a leader, a write
+    // can fail with "leader changed" (etcdctl does not retry that one).
+    let elected = Instant::now();
+    loop {
+        let out = Ctl::V3_5.run(&rest, &[root, "put", "/w", "after"], None);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            elected.elapsed() < Duration::from_secs(15),
+            "put after the kill: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let seen = wait_for("after");
     let _ = watch.kill();
     let _ = watch.wait();
