@@ -23,6 +23,28 @@ use support::{Ctl, Server};
 const ROOT: &str = "--user=root:rootpw";
 const ALICE: &str = "--user=alice:alicepw";
 
+/// Runs each etcdctl 3.5.1 command against `endpoint`; each must succeed.
+fn all_succeed(cluster: &Cluster, endpoint: &str, commands: &[&[&str]]) {
+    for args in commands {
+        let out = cluster.run_ctl(Ctl::V3_5, endpoint, args, None);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+}
+
+/// Logs `user` in over gRPC; its token.
+async fn login(channel: &tonic::transport::Channel, user: &str, password: &str) -> String {
+    use cairn_proto::etcdserverpb as pb;
+    pb::auth_client::AuthClient::new(channel.clone())
+        .authenticate(pb::AuthenticateRequest {
+            name: user.into(),
+            password: password.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+}
+
 /// One run of the script against one cluster.
 struct Session<'a> {
     cluster: &'a Cluster,
@@ -312,26 +334,16 @@ async fn a_jwt_is_refused_once_auth_changes_or_it_expires() {
     let flag = jwt_flag(dir.path(), "3s");
     let cluster = Cluster::start_with(Server::Cairn, 1, &[&flag, "--bcrypt-cost=4"]).await;
     let endpoint = cluster.client_url(0);
-    for args in [
-        &["user", "add", "root", "--new-user-password=rootpw"][..],
-        &["auth", "enable"],
-        &[ROOT, "put", "foo", "bar"],
-    ] {
-        let out = cluster.run_ctl(Ctl::V3_5, &endpoint, args, None);
-        assert!(out.status.success(), "{args:?}: {out:?}");
-    }
+    all_succeed(
+        &cluster,
+        &endpoint,
+        &[
+            &["user", "add", "root", "--new-user-password=rootpw"][..],
+            &["auth", "enable"],
+            &[ROOT, "put", "foo", "bar"],
+        ],
+    );
     let channel = cluster.channel(0).await.unwrap();
-    let login = || async {
-        pb::auth_client::AuthClient::new(channel.clone())
-            .authenticate(pb::AuthenticateRequest {
-                name: "root".into(),
-                password: "rootpw".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .token
-    };
     let get = |token: String| {
         let channel = channel.clone();
         async move {
@@ -347,7 +359,7 @@ async fn a_jwt_is_refused_once_auth_changes_or_it_expires() {
                 .map_err(|s| (s.code(), s.message().to_owned()))
         }
     };
-    let token = login().await;
+    let token = login(&channel, "root", "rootpw").await;
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     assert_eq!(get(token.clone()).await, Ok(1));
     let out = cluster.run_ctl(Ctl::V3_5, &endpoint, &[ROOT, "role", "add", "r"], None);
@@ -359,7 +371,7 @@ async fn a_jwt_is_refused_once_auth_changes_or_it_expires() {
             "etcdserver: revision of auth store is old".into()
         ))
     );
-    let token = login().await;
+    let token = login(&channel, "root", "rootpw").await;
     assert_eq!(get(token.clone()).await, Ok(1));
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     assert_eq!(
@@ -385,17 +397,19 @@ async fn a_restored_snapshot_keeps_users_roles_and_auth() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    for args in [
-        &["user", "add", "root", "--new-user-password=rootpw"][..],
-        &["auth", "enable"],
-        &[ROOT, "put", "foo", "bar"],
-        &[ROOT, "role", "add", "r"],
-        &[ROOT, "role", "grant-permission", "r", "read", "foo"],
-        &[ROOT, "user", "add", "alice", "--new-user-password=alicepw"],
-        &[ROOT, "user", "grant-role", "alice", "r"],
-    ] {
-        assert!(ctl(&endpoint, args).0, "{args:?}");
-    }
+    all_succeed(
+        &cluster,
+        &endpoint,
+        &[
+            &["user", "add", "root", "--new-user-password=rootpw"][..],
+            &["auth", "enable"],
+            &[ROOT, "put", "foo", "bar"],
+            &[ROOT, "role", "add", "r"],
+            &[ROOT, "role", "grant-permission", "r", "read", "foo"],
+            &[ROOT, "user", "add", "alice", "--new-user-password=alicepw"],
+            &[ROOT, "user", "grant-role", "alice", "r"],
+        ],
+    );
     let status = ctl(&endpoint, &[ROOT, "auth", "status"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.db");
@@ -431,27 +445,16 @@ async fn a_flood_of_bad_logins_leaves_other_clients_served() {
     use std::time::{Duration, Instant};
     let cluster = Cluster::start(Server::Cairn, 1).await;
     let endpoint = cluster.client_url(0);
-    for args in [
-        &["user", "add", "root", "--new-user-password=rootpw"][..],
-        &["auth", "enable"],
-    ] {
-        assert!(
-            cluster
-                .run_ctl(Ctl::V3_5, &endpoint, args, None)
-                .status
-                .success()
-        );
-    }
+    all_succeed(
+        &cluster,
+        &endpoint,
+        &[
+            &["user", "add", "root", "--new-user-password=rootpw"][..],
+            &["auth", "enable"],
+        ],
+    );
     let channel = cluster.channel(0).await.unwrap();
-    let token = pb::auth_client::AuthClient::new(channel.clone())
-        .authenticate(pb::AuthenticateRequest {
-            name: "root".into(),
-            password: "rootpw".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token;
+    let token = login(&channel, "root", "rootpw").await;
     let stop = Instant::now() + Duration::from_secs(6);
     let mut flood = Vec::new();
     for i in 0..32 {
@@ -528,35 +531,28 @@ async fn watch_answers(kind: Server) -> Vec<String> {
     use cairn_proto::etcdserverpb::{self as pb, watch_request::RequestUnion};
     let cluster = Cluster::start(kind, 1).await;
     let endpoint = cluster.client_url(0);
-    for args in [
-        &["user", "add", "root", "--new-user-password=rootpw"][..],
-        &["auth", "enable"],
-        &[ROOT, "role", "add", "r"],
+    all_succeed(
+        &cluster,
+        &endpoint,
         &[
-            ROOT,
-            "role",
-            "grant-permission",
-            "--prefix",
-            "r",
-            "read",
-            "/app/",
+            &["user", "add", "root", "--new-user-password=rootpw"][..],
+            &["auth", "enable"],
+            &[ROOT, "role", "add", "r"],
+            &[
+                ROOT,
+                "role",
+                "grant-permission",
+                "--prefix",
+                "r",
+                "read",
+                "/app/",
+            ],
+            &[ROOT, "user", "add", "alice", "--new-user-password=alicepw"],
+            &[ROOT, "user", "grant-role", "alice", "r"],
         ],
-        &[ROOT, "user", "add", "alice", "--new-user-password=alicepw"],
-        &[ROOT, "user", "grant-role", "alice", "r"],
-    ] {
-        let out = cluster.run_ctl(Ctl::V3_5, &endpoint, args, None);
-        assert!(out.status.success(), "{args:?}: {out:?}");
-    }
+    );
     let channel = cluster.channel(0).await.unwrap();
-    let token = pb::auth_client::AuthClient::new(channel.clone())
-        .authenticate(pb::AuthenticateRequest {
-            name: "alice".into(),
-            password: "alicepw".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token;
+    let token = login(&channel, "alice", "alicepw").await;
     let asks: [(&[u8], &[u8], i64); 5] = [
         (b"/app/x", b"", 0),
         (b"/app/", b"/app0", 7),
@@ -623,32 +619,21 @@ async fn a_fresh_token_works_at_once_on_a_member_behind() {
     use cairn_proto::etcdserverpb as pb;
     let cluster = Cluster::start_with(Server::Cairn, 3, &["--bcrypt-cost=4"]).await;
     let endpoint = cluster.client_url(0);
-    for args in [
-        &["user", "add", "root", "--new-user-password=rootpw"][..],
-        &["auth", "enable"],
-    ] {
-        assert!(
-            cluster
-                .run_ctl(Ctl::V3_5, &endpoint, args, None)
-                .status
-                .success()
-        );
-    }
+    all_succeed(
+        &cluster,
+        &endpoint,
+        &[
+            &["user", "add", "root", "--new-user-password=rootpw"][..],
+            &["auth", "enable"],
+        ],
+    );
     let leader = cluster.leader().await;
     let follower = (0..3).find(|&i| i != leader).unwrap();
-    let mut auth = pb::auth_client::AuthClient::new(cluster.channel(leader).await.unwrap());
+    let at_leader = cluster.channel(leader).await.unwrap();
     let kv = pb::kv_client::KvClient::new(cluster.channel(follower).await.unwrap());
     for i in 0..3 {
         cluster.stop(follower);
-        let token = auth
-            .authenticate(pb::AuthenticateRequest {
-                name: "root".into(),
-                password: "rootpw".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .token;
+        let token = login(&at_leader, "root", "rootpw").await;
         let mut req = tonic::Request::new(pb::RangeRequest {
             key: b"k".to_vec(),
             serializable: true,

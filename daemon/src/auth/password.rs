@@ -14,9 +14,6 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-/// etcd's default cost (Go's `bcrypt.DefaultCost`).
-pub const DEFAULT_COST: u32 = 10;
-
 /// Hashes and checks passwords with bounded concurrency.
 #[derive(Debug, Clone)]
 pub struct Passwords {

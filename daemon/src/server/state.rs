@@ -187,18 +187,6 @@ pub struct AuthSettings {
     pub client_cert_auth: bool,
 }
 
-impl Default for AuthSettings {
-    fn default() -> Self {
-        AuthSettings {
-            tokens: TokenProvider::Simple(crate::auth::tokens::SimpleTokens::new(
-                Duration::from_secs(300),
-            )),
-            bcrypt_cost: crate::auth::password::DEFAULT_COST,
-            client_cert_auth: false,
-        }
-    }
-}
-
 impl Shared {
     pub fn new(
         Identity {
